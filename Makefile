@@ -1,0 +1,60 @@
+# dancepose: `make run` runs the main job, `make test` the suite. Each sets up what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.stamp-deps
+# Debian packages the code needs at run time: Mesa off-screen OpenGL for pyrender (OSMesa, EGL), fonts.
+APT_PACKAGES := libosmesa6 libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglu1-mesa fonts-dejavu-core
+# Only needed to rebuild the bundled assets from their sources (tools/*.py).
+APT_ASSET_SOURCES := assimp-testmodels fluidsynth fluid-soundfont-gm openttd-openmsx
+THUMBS_STAMP := assets/bank/images/.stamp
+SONG ?=
+OUT ?=
+
+.PHONY: run test setup system bench assets-sources clean
+
+run: setup $(THUMBS_STAMP)
+	$(PY) main.py retrieve $(SONG) $(if $(OUT),--out $(OUT))
+
+test: setup $(THUMBS_STAMP)
+	$(PY) -m pytest -q
+
+setup: system $(DEPS_STAMP)
+
+# Install missing Debian packages when root; otherwise print the exact command and stop.
+system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "missing Debian packages; run: sudo apt-get install -y --no-install-recommends $$missing"; exit 1; \
+	  fi; \
+	fi
+
+# torch first and pinned (2.13.0; a CUDA build already in the venv is kept), then the project, then PyOpenGL 3.1.10
+# over pyrender's 3.1.0 pin (it lacks what OSMesa needs; see README, "Platform notes").
+$(DEPS_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q PyOpenGL==3.1.10
+	touch $@
+
+# Thumbnails of the bundled bank, rendered from the bundled body (git-ignored, about a minute).
+$(THUMBS_STAMP): $(DEPS_STAMP) assets/bank/vectors.npy assets/body/dancepose_cc0_body.npz
+	$(PY) tools/build_default_bank.py --images-only
+	touch $@
+
+bench: setup
+	$(PY) bench/bench_model.py
+	$(PY) bench/bench_search.py
+
+# Debian sources of the bundled assets, for tools/build_default_*.py and tools/make_demo_song.py.
+assets-sources:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_ASSET_SOURCES)
+
+clean:
+	rm -rf $(VENV) out assets/cache assets/bank/images

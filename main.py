@@ -1,0 +1,121 @@
+"""dancepose command line: ``python main.py COMMAND ...`` (``--help`` on any command documents it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from common.errors import InputError
+from common.paths import DEFAULT_BANK, DEMO_SONG, REPO_ROOT
+from live.snippets import RESOLUTIONS
+
+
+def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
+    from model.selection import ENCODERS
+
+    parser.add_argument("--encoder", choices=ENCODERS, default="auto",
+                        help="edsa: the EDSA model (needs the checkpoint); reactive: the weight-free encoder; "
+                             "auto (default): edsa when the checkpoint file exists, else reactive")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="EDSA checkpoint (default: checkpoint/edsa_adapter_checkpoint.chkpt)")
+    parser.add_argument("--bank", type=Path, default=DEFAULT_BANK,
+                        help="pose bank folder (default: the bundled mocap bank, assets/bank)")
+    parser.add_argument("--body", type=Path, default=None,
+                        help="body model: official SMPL .pkl or a converted .npz (default: checkpoint/SMPL_NEUTRAL.pkl "
+                             "if present, else the bundled CC0 body)")
+    parser.add_argument("--device", default=None, help="torch device: cpu, cuda, cuda:N, mps (default: best available)")
+
+
+def _add_retrieve(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "retrieve", help="song file -> per-beat top-k poses, image folders and videos",
+        description="Run the offline pipeline on a song: beats (librosa), 4th/8th/16th positions, one 2.02 s window "
+                    "per position, top-k bank poses per window; writes retrieval.json, the reference's image "
+                    "folders and one MP4 per rank with the song's audio.")
+    parser.add_argument("song", type=Path, nargs="?", default=DEMO_SONG,
+                        help="audio file (wav, flac, ogg, mp3, ...; default: the bundled demo song)")
+    parser.add_argument("--top-k", type=int, default=5, help="poses kept per position (default 5)")
+    parser.add_argument("--resolution", default="4th", help=f"positions per beat: {', '.join(RESOLUTIONS)} (default 4th)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: out/<song>_<resolution>)")
+    parser.add_argument("--no-video", action="store_true", help="write retrieval.json and images only")
+    parser.add_argument("--fps", type=int, default=60, help="video frame rate (default 60)")
+    parser.add_argument("--video-size", type=int, default=512, help="video width and height in pixels (default 512)")
+    _add_encoder_options(parser)
+    parser.set_defaults(run=_run_retrieve)
+
+
+def _run_retrieve(args: argparse.Namespace) -> int:
+    from model.selection import EncoderChoice, build_retriever
+    from offline.pictures import PosePictures
+    from offline.pipeline import RetrieveOptions, analyse_song, rank_windows
+    from offline.video import VideoSpec
+    from offline.writer import Provenance, song_label, write_retrieval
+    from pose_db.bank import PoseBank
+    from pose_db.body import load_body
+    from pose_db.render import PoseRenderer
+
+    if args.video_size < 16 or args.video_size % 2:
+        raise InputError(None, f"--video-size must be an even number of pixels >= 16, got {args.video_size}")
+    if args.fps < 1:
+        raise InputError(None, f"--fps must be positive, got {args.fps}")
+    video = None if args.no_video else VideoSpec(fps=args.fps, size=(args.video_size, args.video_size))
+    options = RetrieveOptions(resolution=args.resolution, top_k=args.top_k, video=video)
+    out = args.out or REPO_ROOT / "out" / f"{song_label(args.song)}_{args.resolution}"
+    bank = PoseBank.open(args.bank)
+    if not 1 <= args.top_k <= len(bank):
+        raise InputError(None, f"--top-k must be between 1 and the bank size ({len(bank)}), got {args.top_k}")
+    analysis = analyse_song(args.song, args.resolution)
+    body = load_body(args.body)
+    choice = EncoderChoice(encoder=args.encoder, checkpoint=args.checkpoint, device=args.device)
+    retriever = build_retriever(choice, bank, body)
+    started = time.perf_counter()
+    ranking = rank_windows(retriever, analysis, options)
+    rank_s = time.perf_counter() - started
+    pictures = PosePictures(bank, REPO_ROOT / "assets" / "cache" / "renders" / bank.root.name,
+                            lambda: PoseRenderer(body, 512, 512))
+    provenance = Provenance(
+        encoder=retriever.encoder_name,
+        checkpoint=str(choice.checkpoint_path) if retriever.encoder_name == "edsa" else None,
+        bank=str(bank.root),
+        body=body.name,
+    )
+    result = write_retrieval(out, analysis, ranking, bank, pictures, options, provenance)
+    positions = len(analysis.positions)
+    print(f"{analysis.song.path.name}: {positions} positions at {args.resolution}, "
+          f"{int(analysis.full.sum())} with a full window; encoder {retriever.encoder_name}, "
+          f"{1000 * rank_s / max(positions, 1):.1f} ms per position")
+    print(f"wrote {result}")
+    for name in (video and [f"retrieval_result_{args.resolution}_top{k}.mp4" for k in range(1, args.top_k + 1)]) or []:
+        print(f"wrote {result.parent / name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    from pose_db.cli import add_bank_commands
+
+    parser = argparse.ArgumentParser(prog="dancepose", description=__doc__)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_retrieve(commands)
+    add_bank_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; bad input prints one ``error:`` line to stderr and returns 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 0
+    try:
+        return args.run(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
