@@ -4,8 +4,10 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.stamp-deps
-# Debian packages the code needs at run time: Mesa off-screen OpenGL for pyrender (OSMesa, EGL), fonts.
-APT_PACKAGES := libosmesa6 libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglu1-mesa fonts-dejavu-core
+# Debian packages the code needs at run time: PortAudio (sounddevice), Mesa off-screen OpenGL for pyrender (OSMesa,
+# EGL), fonts; and for the tests a real PulseAudio daemon whose null sink stands in for a sound card.
+APT_PACKAGES := libportaudio2 libosmesa6 libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglu1-mesa fonts-dejavu-core
+APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins
 # Only needed to rebuild the bundled assets from their sources (tools/*.py).
 APT_ASSET_SOURCES := assimp-testmodels fluidsynth fluid-soundfont-gm openttd-openmsx
 THUMBS_STAMP := assets/bank/images/.stamp
@@ -17,6 +19,7 @@ OUT ?=
 run: setup $(THUMBS_STAMP)
 	$(PY) main.py retrieve $(SONG) $(if $(OUT),--out $(OUT))
 
+test: APT_PACKAGES += $(APT_TEST_PACKAGES)
 test: setup $(THUMBS_STAMP)
 	$(PY) -m pytest -q
 
@@ -53,8 +56,10 @@ bench: setup
 	$(PY) bench/bench_search.py
 
 # Debian sources of the bundled assets, for tools/build_default_*.py and tools/make_demo_song.py.
-assets-sources:
+assets-sources: setup
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_ASSET_SOURCES)
+	$(PY) -m pip install -q -e '.[assets]'
+
 
 clean:
 	rm -rf $(VENV) out assets/cache assets/bank/images

@@ -94,12 +94,14 @@ def _run_retrieve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
+    from live.beats_cli import add_beats_command
     from pose_db.cli import add_bank_commands
 
     parser = argparse.ArgumentParser(prog="dancepose", description=__doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_retrieve(commands)
     add_bank_commands(commands)
+    add_beats_command(commands)
     return parser
 
 

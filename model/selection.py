@@ -52,7 +52,7 @@ def build_retriever(choice: EncoderChoice, bank: PoseBank, body: object) -> Pose
 
     path = choice.checkpoint_path
     if not path.exists():
-        raise InputError(path, f"EDSA checkpoint not found: put the published edsa_adapter_checkpoint.chkpt there "
-                               f"(or pass --checkpoint FILE, or --encoder reactive to run without weights)")
+        raise InputError(path, "EDSA checkpoint not found: put the published edsa_adapter_checkpoint.chkpt there "
+                               "(or pass --checkpoint FILE, or --encoder reactive to run without weights)")
     model = load_model(path, device=pick_device(choice.device))
     return EdsaRetriever(model, PoseSearcher(bank, device=model.device))

@@ -1,7 +1,7 @@
 """Writing a retrieval: ``retrieval.json``, the reference's image folders and one MP4 per rank.
 
 Everything is written into a hidden staging folder beside the output and moved into place only when complete, so
-an interrupted or failed run never leaves a folder that looks finished.
+an interrupted or failed run never leaves a folder that looks finished (``common.staging``).
 
 Layout of ``OUT`` (``<song>`` is the file name up to its first '.', ``n`` the 1-based position, ``frame`` its 60 fps
 label, ``k`` the rank)::
@@ -15,16 +15,13 @@ label, ``k`` the rank)::
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from common.errors import InputError
+from common.staging import staged_folder
 from live.audio_file import decode_audio
 from offline.pictures import PosePictures
 from offline.pipeline import RetrieveOptions, SongAnalysis
@@ -44,31 +41,6 @@ class Provenance:
     checkpoint: str | None
     bank: str
     body: str | None
-
-
-@contextmanager
-def staged_output(out_dir: Path) -> Iterator[Path]:
-    """Yield a staging folder; on success it replaces ``out_dir``, on failure it is removed.
-
-    Raises:
-        InputError: ``out_dir`` exists and is neither empty nor an earlier dancepose output (has no retrieval.json).
-    """
-    out_dir = out_dir.resolve()
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / RESULT_FILE).exists())):
-        raise InputError(out_dir, "exists and is not a dancepose output folder; choose another --out")
-    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-    if out_dir.exists():
-        out_dir.rename(old)
-    staging.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def song_label(path: Path) -> str:
@@ -147,7 +119,7 @@ def write_retrieval(
 ) -> Path:
     """Write the whole output folder (see the module docstring) and return the path of ``retrieval.json``."""
     label = song_label(analysis.song.path)
-    with staged_output(out_dir) as root:
+    with staged_folder(out_dir, lambda folder: (folder / RESULT_FILE).is_file(), "a dancepose output folder") as root:
         images = _copy_rank_images(root, label, analysis, ranking, pictures)
         videos = _write_videos(root, analysis, images, options)
         result = {

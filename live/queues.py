@@ -1,0 +1,27 @@
+"""Bounded queues between threads, with a newest-wins offer that never blocks the producer."""
+
+from __future__ import annotations
+
+import queue
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def offer_newest(target: queue.Queue[T], item: T) -> bool:
+    """Put ``item`` without blocking; when ``target`` is full, drop its oldest item first.
+
+    Safe with one producer (a consumer may take items concurrently). Returns True when an older item was dropped.
+    """
+    try:
+        target.put_nowait(item)
+        return False
+    except queue.Full:
+        pass
+    try:
+        target.get_nowait()
+        dropped = True
+    except queue.Empty:
+        dropped = False
+    target.put_nowait(item)
+    return dropped
