@@ -8,24 +8,9 @@ import time
 from pathlib import Path
 
 from common.errors import InputError
-from common.paths import DEFAULT_BANK, DEMO_SONG, REPO_ROOT
+from common.paths import DEMO_SONG, REPO_ROOT
 from live.snippets import RESOLUTIONS
-
-
-def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
-    from model.selection import ENCODERS
-
-    parser.add_argument("--encoder", choices=ENCODERS, default="auto",
-                        help="edsa: the EDSA model (needs the checkpoint); reactive: the weight-free encoder; "
-                             "auto (default): edsa when the checkpoint file exists, else reactive")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="EDSA checkpoint (default: checkpoint/edsa_adapter_checkpoint.chkpt)")
-    parser.add_argument("--bank", type=Path, default=DEFAULT_BANK,
-                        help="pose bank folder (default: the bundled mocap bank, assets/bank)")
-    parser.add_argument("--body", type=Path, default=None,
-                        help="body model: official SMPL .pkl or a converted .npz (default: checkpoint/SMPL_NEUTRAL.pkl "
-                             "if present, else the bundled CC0 body)")
-    parser.add_argument("--device", default=None, help="torch device: cpu, cuda, cuda:N, mps (default: best available)")
+from model.cli_options import add_encoder_options, open_ranking_setup
 
 
 def _add_retrieve(commands: argparse._SubParsersAction) -> None:
@@ -42,18 +27,15 @@ def _add_retrieve(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-video", action="store_true", help="write retrieval.json and images only")
     parser.add_argument("--fps", type=int, default=60, help="video frame rate (default 60)")
     parser.add_argument("--video-size", type=int, default=512, help="video width and height in pixels (default 512)")
-    _add_encoder_options(parser)
+    add_encoder_options(parser)
     parser.set_defaults(run=_run_retrieve)
 
 
 def _run_retrieve(args: argparse.Namespace) -> int:
-    from model.selection import EncoderChoice, build_retriever
     from offline.pictures import PosePictures
     from offline.pipeline import RetrieveOptions, analyse_song, rank_windows
     from offline.video import VideoSpec
     from offline.writer import Provenance, song_label, write_retrieval
-    from pose_db.bank import PoseBank
-    from pose_db.body import load_body
     from pose_db.render import PoseRenderer
 
     if args.video_size < 16 or args.video_size % 2:
@@ -63,13 +45,9 @@ def _run_retrieve(args: argparse.Namespace) -> int:
     video = None if args.no_video else VideoSpec(fps=args.fps, size=(args.video_size, args.video_size))
     options = RetrieveOptions(resolution=args.resolution, top_k=args.top_k, video=video)
     out = args.out or REPO_ROOT / "out" / f"{song_label(args.song)}_{args.resolution}"
-    bank = PoseBank.open(args.bank)
-    if not 1 <= args.top_k <= len(bank):
-        raise InputError(None, f"--top-k must be between 1 and the bank size ({len(bank)}), got {args.top_k}")
+    setup = open_ranking_setup(args, args.top_k)
+    bank, body, retriever = setup.bank, setup.body, setup.retriever
     analysis = analyse_song(args.song, args.resolution)
-    body = load_body(args.body)
-    choice = EncoderChoice(encoder=args.encoder, checkpoint=args.checkpoint, device=args.device)
-    retriever = build_retriever(choice, bank, body)
     started = time.perf_counter()
     ranking = rank_windows(retriever, analysis, options)
     rank_s = time.perf_counter() - started
@@ -77,7 +55,7 @@ def _run_retrieve(args: argparse.Namespace) -> int:
                             lambda: PoseRenderer(body, 512, 512))
     provenance = Provenance(
         encoder=retriever.encoder_name,
-        checkpoint=str(choice.checkpoint_path) if retriever.encoder_name == "edsa" else None,
+        checkpoint=None if setup.checkpoint is None else str(setup.checkpoint),
         bank=str(bank.root),
         body=body.name,
     )
@@ -95,6 +73,8 @@ def _run_retrieve(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     from live.beats_cli import add_beats_command
+    from live.devices_cli import add_devices_command
+    from live.live_cli import add_live_command
     from pose_db.cli import add_bank_commands
 
     parser = argparse.ArgumentParser(prog="dancepose", description=__doc__)
@@ -102,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retrieve(commands)
     add_bank_commands(commands)
     add_beats_command(commands)
+    add_live_command(commands)
+    add_devices_command(commands)
     return parser
 
 

@@ -7,7 +7,7 @@ Data path (the same for devices and files, see :mod:`live.file_source`)::
 The callback runs on PortAudio's thread. It only mixes the block to mono into a preallocated array and writes it to
 the lock-free ring (:mod:`live.ring_buffer`); it never blocks, never takes a lock and never calls the model.
 Everything else happens on other threads: a watchdog thread notices a device that disappears (the stream stops with a
-PortAudio error, or no callback arrives for a while), reports it as a :class:`StatusEvent` and reopens the device
+PortAudio error, or no callback arrives for a while), reports it as a :class:`SourceStatus` and reopens the device
 periodically until it returns; the consumer resamples what it reads to the rate it needs (24 kHz for the model).
 """
 
@@ -29,7 +29,7 @@ from common.constants import MODEL_SAMPLE_RATE
 from common.errors import InputError
 from live.ring_buffer import Chunk, RingBuffer
 
-StatusKind = Literal["started", "lost", "resumed", "ended", "stopped"]
+SourceStatusKind = Literal["started", "lost", "resumed", "ended", "stopped"]
 """started: audio flows; lost: the device vanished or went silent; resumed: audio flows again after a loss;
 ended: a file source played its last sample; stopped: the source was stopped by its owner."""
 
@@ -44,18 +44,18 @@ _PORTAUDIO_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
-class StatusEvent:
+class SourceStatus:
     """Something a UI should tell the user about a source.
 
     Attributes:
-        kind: what happened (see :data:`StatusKind`).
+        kind: what happened (see :data:`SourceStatusKind`).
         source: the device name or file path.
         detail: one human-readable line.
         clock: the source's audio clock when it happened, in samples at the source's native rate.
         time_s: ``time.monotonic()`` when it happened, in seconds.
     """
 
-    kind: StatusKind
+    kind: SourceStatusKind
     source: str
     detail: str
     clock: int
@@ -250,12 +250,12 @@ class AudioSource(ABC):
     """What devices and files share: a mono ring at the native rate, a status queue, one reader, start/stop."""
 
     def __init__(self, name: str, sample_rate: int, buffer_s: float,
-                 status_queue: queue.Queue[StatusEvent] | None) -> None:
+                 status_queue: queue.Queue[SourceStatus] | None) -> None:
         """``sample_rate``: native rate in Hz; ``buffer_s``: ring capacity in seconds."""
         self.name = name
         self.sample_rate = sample_rate
         self.ring = RingBuffer(max(1, round(buffer_s * sample_rate)))
-        self.status: queue.Queue[StatusEvent] = (
+        self.status: queue.Queue[SourceStatus] = (
             queue.Queue(maxsize=STATUS_QUEUE_SIZE) if status_queue is None else status_queue)
         self.events_dropped = 0
         """Status events dropped because the queue was full."""
@@ -289,9 +289,9 @@ class AudioSource(ABC):
                  traceback: TracebackType | None) -> None:
         self.stop()
 
-    def _emit(self, kind: StatusKind, detail: str) -> None:
+    def _emit(self, kind: SourceStatusKind, detail: str) -> None:
         """Queue a status event without blocking; drop it (and count it) if the queue is full."""
-        event = StatusEvent(kind=kind, source=self.name, detail=detail, clock=self.ring.total_written,
+        event = SourceStatus(kind=kind, source=self.name, detail=detail, clock=self.ring.total_written,
                             time_s=time.monotonic())
         try:
             self.status.put_nowait(event)
@@ -337,7 +337,7 @@ class AudioInput(AudioSource):
     """
 
     def __init__(self, config: InputConfig = InputConfig(),
-                 status_queue: queue.Queue[StatusEvent] | None = None) -> None:
+                 status_queue: queue.Queue[SourceStatus] | None = None) -> None:
         self.config = config
         self.device = find_input_device(config.device)
         super().__init__(self.device.name, self.device.default_rate, config.buffer_s, status_queue)
@@ -426,7 +426,7 @@ class AudioInput(AudioSource):
             self._progress_s = now
             if not self._flowing:
                 self._flowing = True
-                kind: StatusKind = "resumed" if self._was_lost else "started"
+                kind: SourceStatusKind = "resumed" if self._was_lost else "started"
                 self._emit(kind, f"audio input {self.name!r} {kind} at {self.sample_rate} Hz")
         assert self._stream is not None
         try:

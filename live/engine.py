@@ -106,7 +106,7 @@ class LiveEngine:
         self._normaliser = RunningNormaliser(config.norm_time_s, MODEL_SAMPLE_RATE)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._scanned_s = 0.0
+        self._last_position_s = -math.inf
         self._seq = 0
         self._beats = 0
         self._grid_live = False
@@ -114,7 +114,12 @@ class LiveEngine:
 
     # -- control -------------------------------------------------------------------------------------------------
     def start(self, seconds: float | None = None) -> None:
-        """Start the source, the worker and the engine thread; stop by itself after ``seconds`` of audio."""
+        """Start the source, the worker and the engine thread; stop by itself after ``seconds`` of audio.
+
+        The encoder runs once on silence first, so its one-off start-up costs (lazy imports, JIT, allocator warm-up)
+        are not paid on the first beat.
+        """
+        self.worker.warm_up()
         self.worker.start()
         self.source.start()
         self._emit(StatusEvent(0.0, "started", f"listening to {self.source.name}; encoder {self.encoder_name}, "
@@ -160,12 +165,22 @@ class LiveEngine:
         self._schedule(chunk.end / MODEL_SAMPLE_RATE)
 
     def _schedule(self, now_s: float) -> None:
-        """Queue a window for every position that became due since the last call."""
+        """Queue a window for every position that became due since the last one served.
+
+        Positions come from the tracker's current grid, which moves as its phase is corrected: scanning from the last
+        position served (plus half a step) rather than from the last clock time means a grid that moved back cannot
+        skip a position and one that moved forward cannot serve the same position twice. At most one step of
+        backlog is served (after start-up or silence there is no burst of stale positions).
+        """
         self._note_grid(now_s)
+        period = self.tracker.period_s
+        if period is None:
+            return
+        step = period / self.per_beat
         lag = HALF_WINDOW_S if self.config.mode == "centred" else 0.0
-        due = self.tracker.positions_between(self._scanned_s - lag, now_s - lag, self.per_beat)
-        self._scanned_s = now_s
-        for position in due:
+        start = max(self._last_position_s + 0.5 * step, now_s - lag - step)
+        for position in self.tracker.positions_between(start, now_s - lag, self.per_beat):
+            self._last_position_s = float(position)
             job = self._job(float(position), now_s)
             self._seq += 1
             if job is not None:

@@ -23,7 +23,7 @@ import sounddevice as sd
 
 from common.errors import InputError
 from live.audio_file import decode_audio
-from live.audio_input import AudioSource, StatusEvent
+from live.audio_input import AudioSource, SourceStatus
 
 FILL_POLL_S: float = 0.002
 """How long (seconds) the fast mode waits for the consumer when the ring is full."""
@@ -41,7 +41,7 @@ class FileSource(AudioSource):
     """Plays a decoded song into a ring buffer at ``speed`` times real time (None: as fast as it is read)."""
 
     def __init__(self, path: str | Path, speed: float | None = 1.0, play: bool = False, block_s: float = 0.01,
-                 buffer_s: float = 5.0, status_queue: queue.Queue[StatusEvent] | None = None) -> None:
+                 buffer_s: float = 5.0, status_queue: queue.Queue[SourceStatus] | None = None) -> None:
         """``block_s``: seconds per block written; ``buffer_s``: ring capacity in seconds.
 
         Raises:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.constants import WINDOW_SAMPLES
 from live.events import Event, Latency, PoseEvent, StatusEvent, WindowMode
 from live.queues import offer_newest
 from model.retrieval import PoseRetriever
@@ -70,6 +71,11 @@ class InferenceWorker:
 
     def start(self) -> None:
         self._thread.start()
+
+    def warm_up(self) -> None:
+        """Rank one silent window and forget it (call before :meth:`start`)."""
+        self.retriever.rank(np.zeros((1, WINDOW_SAMPLES), np.float32), np.zeros(1), self.top_k)
+        self.retriever.reset()
 
     def submit(self, job: WindowJob) -> None:
         """Queue ``job``, replacing a window the worker has not started yet. Never blocks."""

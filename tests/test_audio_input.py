@@ -22,7 +22,7 @@ import soxr
 
 from common.constants import MODEL_SAMPLE_RATE
 from common.errors import InputError
-from live.audio_input import (AudioInput, AudioReader, InputCallback, InputConfig, StatusEvent, StatusKind,
+from live.audio_input import (AudioInput, AudioReader, InputCallback, InputConfig, SourceStatus, SourceStatusKind,
                               find_input_device)
 from live.devices_cli import add_devices_command
 from live.file_source import FileSource
@@ -71,10 +71,10 @@ def write_tone(path: Path, seconds: float) -> Path:
     return path
 
 
-def wait_event(events: queue.Queue[StatusEvent], kind: StatusKind, timeout_s: float) -> StatusEvent:
+def wait_event(events: queue.Queue[SourceStatus], kind: SourceStatusKind, timeout_s: float) -> SourceStatus:
     """The first event of ``kind`` within ``timeout_s`` seconds (other events are skipped)."""
     deadline = time.monotonic() + timeout_s
-    seen: list[StatusEvent] = []
+    seen: list[SourceStatus] = []
     while (left := deadline - time.monotonic()) > 0:
         try:
             event = events.get(timeout=left)
@@ -208,7 +208,7 @@ def test_file_source_real_time_pacing(tmp_path: Path, speed: float) -> None:
 
 def test_file_source_fast_mode_delivers_every_sample(tmp_path: Path) -> None:
     path = write_tone(tmp_path / "twenty_seconds.wav", 20.0)
-    events: queue.Queue[StatusEvent] = queue.Queue()
+    events: queue.Queue[SourceStatus] = queue.Queue()
     source = FileSource(path, speed=None, buffer_s=0.25, status_queue=events)  # the ring fills up many times
     reader = source.reader(MODEL_SAMPLE_RATE)
     started = time.monotonic()
@@ -270,7 +270,7 @@ def test_capture_tone_and_clicks(pulse_server: PulseServer, signal_wav: Path, pl
 
 
 def test_lost_device_is_reported_and_resumes(pulse_server: PulseServer) -> None:
-    events: queue.Queue[StatusEvent] = queue.Queue(maxsize=16)
+    events: queue.Queue[SourceStatus] = queue.Queue(maxsize=16)
     config = InputConfig(device="pulse", silence_timeout_s=1.0, retry_interval_s=0.2)
     source = AudioInput(config, status_queue=events)
     with source:
@@ -294,7 +294,7 @@ def test_lost_device_is_reported_and_resumes(pulse_server: PulseServer) -> None:
 
 
 def test_silent_device_is_reported_lost_and_resumes(pulse_server: PulseServer) -> None:
-    events: queue.Queue[StatusEvent] = queue.Queue(maxsize=16)
+    events: queue.Queue[SourceStatus] = queue.Queue(maxsize=16)
     source = AudioInput(InputConfig(device="pulse", silence_timeout_s=0.5, retry_interval_s=0.2), events)
     with source:
         wait_event(events, "started", FIRST_BLOCK_TIMEOUT_S)
