@@ -97,16 +97,17 @@ class InferenceWorker:
                 continue
             rank_s = time.perf_counter() - started
             offer_newest(self._events, self._pose_event(job, ranking.indices[0], ranking.scores[0],
-                                                        started_clock, rank_s))
+                                                        started_clock, self._clock_s(), rank_s))
 
     def _pose_event(self, job: WindowJob, indices: np.ndarray, scores: np.ndarray, started_clock: float,
-                    rank_s: float) -> PoseEvent:
+                    ready_clock: float, rank_s: float) -> PoseEvent:
+        """The event for a ranked job; clock arguments are audio-clock seconds, ``rank_s`` wall seconds."""
         dropped = job.seq - self._last_seq - 1 if self._last_seq >= 0 else 0
         self._last_seq = job.seq
         return PoseEvent(
             seq=job.seq, position_s=job.position_s, subdivision=job.subdivision,
             window_start_s=job.window_start_s, window_end_s=job.window_end_s, show_at_s=job.show_at_s,
-            ready_at_s=started_clock + rank_s, indices=tuple(int(i) for i in indices),
+            ready_at_s=ready_clock, indices=tuple(int(i) for i in indices),
             scores=tuple(float(s) for s in scores), encoder=self.retriever.encoder_name, mode=job.mode,
             tempo_bpm=job.tempo_bpm, dropped_before=max(dropped, 0),
             latency=Latency(context_s=job.context_s, queue_s=max(started_clock - job.complete_s, 0.0), rank_s=rank_s),

@@ -165,7 +165,8 @@ class EdsaModel:
 
     def embed(self, audio: np.ndarray) -> np.ndarray:
         """Pose embeddings of normalised windows: (B, 48480) float32 -> (B, 82) float32 (not L2-normalised)."""
-        return self.embed_tensor(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))).float().numpy()
+        samples = np.require(audio, dtype=np.float32, requirements=["C", "W"])  # read-only windows are copied
+        return self.embed_tensor(torch.from_numpy(samples)).float().numpy()
 
     def embed_tensor(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, 48480) -> (B, 82) on the CPU, in the model's dtype (float32 under autocast); batched, no autograd."""
