@@ -5,9 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.stamp-deps
 # Debian packages the code needs at run time: PortAudio (sounddevice), Mesa off-screen OpenGL for pyrender (OSMesa,
-# EGL), fonts; and for the tests a real PulseAudio daemon whose null sink stands in for a sound card.
-APT_PACKAGES := libportaudio2 libosmesa6 libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglu1-mesa fonts-dejavu-core
-APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins
+# EGL), fonts, and what Qt's xcb platform needs.
+APT_PACKAGES := libportaudio2 libosmesa6 libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglu1-mesa fonts-dejavu-core \
+	libfontconfig1 libxkbcommon0 libglib2.0-0 libdbus-1-3 libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 \
+	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 \
+	libxcb-xfixes0
+# For the tests: a real PulseAudio daemon whose null sink stands in for a sound card, and Xvfb for a real X window.
+APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins xvfb xauth x11-apps imagemagick
 # Only needed to rebuild the bundled assets from their sources (tools/*.py).
 APT_ASSET_SOURCES := assimp-testmodels fluidsynth fluid-soundfont-gm openttd-openmsx
 THUMBS_STAMP := assets/bank/images/.stamp

@@ -113,6 +113,9 @@ def run_live(args: argparse.Namespace) -> int:
         if sink is not None:
             sink.close()
     print(summary.line())
+    print(f"input {source.name}: {source.ring.overflows} buffer overflows ({source.ring.dropped_samples} samples "
+          f"dropped), {getattr(source, 'input_overflows', 0)} device overflows; "
+          f"{engine.events_dropped} events dropped by a slow observer")
     if args.events:
         print(f"wrote {args.events}")
     return 0

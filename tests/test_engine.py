@@ -132,3 +132,17 @@ def test_engine_hears_a_song_played_into_a_real_sound_server(pulse_server: Pulse
     assert len(ticks) >= 8, f"only {len(ticks)} beats heard"
     assert np.median(np.diff(ticks)) == pytest.approx(60 / 98, rel=0.03)
     assert len(poses(events)) >= 6
+
+
+def test_clipped_input_with_dc_offset_still_gives_beat_locked_poses(shared_dir, tmp_path):
+    audio, rate = soundfile.read(SONG, dtype="float32")
+    abused = np.clip(8.0 * audio[: 20 * rate] + 0.4, -1.0, 1.0)  # 18 dB too hot, DC offset, hard clipping
+    assert np.mean(np.abs(abused) >= 0.999) > 0.05
+    path = tmp_path / "clipped.wav"
+    soundfile.write(path, abused, rate)
+    events = run_engine(FileSource(path, speed=4.0), CountingRetriever(), seconds=None, resolution="4th")
+    shown = np.array([e.show_at_s for e in poses(events)])
+    truth = np.loadtxt(SONG.with_suffix("").with_suffix(".beats.txt"))
+    nearest = np.abs(shown[:, None] - truth[None, :]).min(axis=1)
+    assert len(shown) > 0.8 * np.sum((truth > 3) & (truth < 20))
+    assert np.mean(nearest < 0.07) > 0.9
