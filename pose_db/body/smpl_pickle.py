@@ -16,34 +16,24 @@ in ``assets/cache/body/`` (keyed by the file's content hash) so later loads skip
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse
-from numpy._core import multiarray
 
 from common.errors import InputError
 from common.paths import ASSETS_DIR
 from pose_db.body.model import REQUIRED_KEYS
+from pose_db.safe_pickle import ArrayUnpickler
 
 CACHE_DIR: Path = ASSETS_DIR / "cache" / "body"
 """Converted SMPL files: ``<stem>-<sha1 prefix>.npz`` (git-ignored)."""
 
-SAFE_GLOBALS: dict[tuple[str, str], Any] = {
-    **{(m, "_reconstruct"): multiarray._reconstruct for m in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    **{(m, "scalar"): multiarray.scalar for m in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): codecs.encode,
-    ("__builtin__", "set"): set,
-    ("builtins", "set"): set,
-}
-"""The only real objects a pickle may name: numpy reconstruction, ``_codecs.encode`` and ``set`` (a chumpy ``Ch``
-pickles its ``_dirty_vars`` set, which protocol 2 writes as a call to ``set``)."""
+EXTRA_GLOBALS: dict[tuple[str, str], Any] = {("__builtin__", "set"): set, ("builtins", "set"): set}
+"""Beyond numpy's (``pose_db.safe_pickle``): ``set``, since a chumpy ``Ch`` pickles its ``_dirty_vars`` set, which
+protocol 2 writes as a call to ``set``."""
 
 SPARSE_MODULES: tuple[str, ...] = ("scipy.sparse.csc", "scipy.sparse._csc", "scipy.sparse.csr", "scipy.sparse._csr")
 SPARSE_CLASSES: tuple[str, ...] = ("csc_matrix", "csr_matrix")
@@ -75,16 +65,17 @@ def _stand_in(base: type[PickledState], module: str, name: str) -> type[PickledS
     return type(name, (base,), {"global_name": f"{module}.{name}"})
 
 
-class SmplUnpickler(pickle.Unpickler):
-    """A pickle reader that resolves only ``SAFE_GLOBALS`` and stand-ins; anything else is an InputError."""
+class SmplUnpickler(ArrayUnpickler):
+    """Resolves numpy's globals, ``EXTRA_GLOBALS`` and inert stand-ins for chumpy and scipy.sparse classes; anything
+    else is an InputError."""
 
     def __init__(self, file: Any, path: Path) -> None:
-        super().__init__(file, encoding="latin1")
+        super().__init__(file)
         self.path = path
 
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in SAFE_GLOBALS:
-            return SAFE_GLOBALS[(module, name)]
+    def other_global(self, module: str, name: str) -> Any:
+        if (module, name) in EXTRA_GLOBALS:
+            return EXTRA_GLOBALS[(module, name)]
         if module == "chumpy" or module.startswith("chumpy."):
             return _stand_in(ChumpyObject, module, name)
         if module in SPARSE_MODULES and name in SPARSE_CLASSES:

@@ -11,58 +11,31 @@ other Python object (for example ``os.system``) is refused before anything runs.
 
 from __future__ import annotations
 
-import codecs
 import io
 import pickle
 from pathlib import Path
 
 import numpy as np
 from natsort import natsorted
-from numpy._core import multiarray, numeric
 from tqdm import tqdm
 
 from common.constants import NUM_BETAS, NUM_JOINTS
 from common.errors import InputError
 from pose_db.importers import ImportedPoses, real_array
+from pose_db.safe_pickle import ArrayUnpickler, RefusedGlobal
 
 MOTION_FPS: int = 60
 """Frame rate of AIST++ SMPL motions."""
 
-_ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
-    **{(module, "_reconstruct"): multiarray._reconstruct
-       for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    **{(module, "scalar"): multiarray.scalar for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    **{(module, "_frombuffer"): numeric._frombuffer for module in ("numpy.core.numeric", "numpy._core.numeric")},
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): codecs.encode,  # array bytes in protocol 0-2 pickles
-}
-"""The only globals a motion pickle may name: what numpy arrays, dtypes and scalars reduce to (numpy 1 and 2)."""
-
-
-class RefusedPickle(pickle.UnpicklingError):
-    """The pickle named a global outside :data:`_ALLOWED_GLOBALS`."""
-
-
-class ArrayUnpickler(pickle.Unpickler):
-    """An unpickler that rebuilds only numpy arrays, dtypes and scalars inside plain containers."""
-
-    def find_class(self, module: str, name: str) -> object:
-        try:
-            return _ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            raise RefusedPickle(f"{module}.{name}") from None
-
-
 def load_motion(file: Path) -> dict:
-    """The dict pickled in ``file``, loaded with :class:`ArrayUnpickler`.
+    """The dict pickled in ``file``, loaded with :class:`pose_db.safe_pickle.ArrayUnpickler` (arrays only).
 
     Raises:
         InputError: naming ``file``, when the pickle asks for a non-array global, is corrupt or is not a dict.
     """
     try:
-        data = ArrayUnpickler(io.BytesIO(file.read_bytes()), encoding="latin1").load()
-    except RefusedPickle as err:
+        data = ArrayUnpickler(io.BytesIO(file.read_bytes())).load()
+    except RefusedGlobal as err:
         raise InputError(file, f"refused: the pickle asks for {err}, and only numpy arrays may be loaded") from None
     except (OSError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
             pickle.UnpicklingError) as err:
