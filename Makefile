@@ -18,9 +18,14 @@ THUMBS_STAMP := assets/bank/images/.stamp
 SONG ?=
 OUT ?=
 
-.PHONY: run test setup system bench assets-sources clean
+.PHONY: run retrieve test setup system bench assets-sources clean
 
+# The main job: the live visualizer (a window with a display; here, the demo song played as live, recorded to out/live).
 run: setup $(THUMBS_STAMP)
+	$(PY) main.py
+
+# The offline pipeline: song file -> per-beat top-k JSON, image folders and videos (SONG=..., OUT=...).
+retrieve: setup $(THUMBS_STAMP)
 	$(PY) main.py retrieve $(SONG) $(if $(OUT),--out $(OUT))
 
 test: APT_PACKAGES += $(APT_TEST_PACKAGES)
@@ -58,6 +63,10 @@ $(THUMBS_STAMP): $(DEPS_STAMP) assets/bank/vectors.npy assets/body/dancepose_cc0
 bench: setup
 	$(PY) bench/bench_model.py
 	$(PY) bench/bench_search.py
+	$(PY) bench/bench_beats.py
+	$(PY) bench/bench_live.py
+	$(PY) bench/bench_normalisation.py
+	$(PY) bench/bench_render.py
 
 # Debian sources of the bundled assets, for tools/build_default_*.py and tools/make_demo_song.py.
 assets-sources: setup

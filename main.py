@@ -1,4 +1,8 @@
-"""dancepose command line: ``python main.py COMMAND ...`` (``--help`` on any command documents it)."""
+"""dancepose command line: ``python main.py COMMAND ...`` (``--help`` on any command documents it).
+
+With no command, ``python main.py`` is ``python main.py show``: the live visualizer window where there is a display,
+otherwise the same engine with the performance view recorded to files.
+"""
 
 from __future__ import annotations
 
@@ -76,9 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     from live.devices_cli import add_devices_command
     from live.live_cli import add_live_command
     from pose_db.cli import add_bank_commands
+    from ui.cli import add_show_command
 
     parser = argparse.ArgumentParser(prog="dancepose", description=__doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_show_command(commands)
     _add_retrieve(commands)
     add_bank_commands(commands)
     add_beats_command(commands)
@@ -89,13 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; bad input prints one ``error:`` line to stderr and returns 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
-        parser.print_help()
-        return 0
+    from ui.cli import run_show, show_defaults
+
+    args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        return args.run(args) if hasattr(args, "run") else run_show(show_defaults())
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -32,11 +33,20 @@ from live.beat_tracker import BeatTrackerConfig, OnlineBeatTracker
 from live.events import BeatTick, Event, StatusEvent, WindowMode
 from live.history import AudioHistory
 from live.queues import offer_newest
+from live.ring_buffer import Chunk
 from live.snippets import BEATS_PER_BAR, positions_per_beat
 from live.worker import InferenceWorker, WindowJob
 from model.retrieval import PoseRetriever
 
 HALF_WINDOW_S = WINDOW_SAMPLES / 2 / MODEL_SAMPLE_RATE
+COMMANDS_SIZE = 64
+"""Capacity of the engine's command queue; a command that does not fit is refused (the call returns False)."""
+TAP_GAP_S = 2.0
+"""Taps further apart than this (seconds) start a new tap sequence."""
+TAPS_NEEDED = 4
+"""Taps that set a tempo: their median interval is the beat period, the last tap a beat."""
+TAP_BPM_RANGE = (40.0, 240.0)
+"""Tapped tempi outside this range (BPM) are ignored."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,66 @@ class RunningNormaliser:
         return ((window - mean) / math.sqrt(var + 1e-7)).astype(np.float32)
 
 
+class BeatGrid:
+    """The tracker's beat grid with the performer's corrections: a phase nudge and a tapped tempo.
+
+    With no correction it is exactly the tracker's grid. ``offset_s`` shifts the tracker's grid later (seconds,
+    negative: earlier). After :data:`TAPS_NEEDED` taps the grid is the tapped one (its anchor a tap, its period
+    their median interval, plus ``offset_s``), which holds through silence until :meth:`clear`. All times are seconds
+    on the audio clock. Used by the engine thread only.
+    """
+
+    def __init__(self, tracker: OnlineBeatTracker) -> None:
+        self.tracker = tracker
+        self.offset_s = 0.0
+        self.tapped: tuple[float, float] | None = None
+        self._taps: list[float] = []
+
+    @property
+    def period_s(self) -> float | None:
+        """Beat period in seconds; None without a grid."""
+        return self.tapped[1] if self.tapped is not None else self.tracker.period_s
+
+    @property
+    def tempo_bpm(self) -> float | None:
+        """Tempo in BPM; None without a grid."""
+        period = self.period_s
+        return None if period is None else 60.0 / period
+
+    def next_beat_s(self, now_s: float) -> float | None:
+        """First beat after ``now_s``; None without a live grid."""
+        if self.tapped is None:
+            beat = self.tracker.next_beat_s(now_s - self.offset_s)
+            return None if beat is None else beat + self.offset_s
+        anchor, period = self.tapped[0] + self.offset_s, self.tapped[1]
+        return anchor + (math.floor((now_s - anchor) / period) + 1) * period
+
+    def positions_between(self, t0_s: float, t1_s: float, per_beat: int) -> np.ndarray:
+        """Positions in [t0_s, t1_s) on the grid divided ``per_beat`` times (seconds, ascending)."""
+        if self.tapped is None:
+            return self.tracker.positions_between(t0_s - self.offset_s, t1_s - self.offset_s, per_beat) + self.offset_s
+        if t1_s <= t0_s:
+            return np.zeros(0)
+        anchor, step = self.tapped[0] + self.offset_s, self.tapped[1] / per_beat
+        first, last = math.ceil((t0_s - anchor) / step), math.ceil((t1_s - anchor) / step)
+        return anchor + np.arange(first, last) * step
+
+    def tap(self, at_s: float) -> None:
+        """A tap at ``at_s``: after enough taps in a row, their tempo and phase become the grid."""
+        if self._taps and at_s - self._taps[-1] > TAP_GAP_S:
+            self._taps = []
+        self._taps.append(at_s)
+        if len(self._taps) < TAPS_NEEDED:
+            return
+        period = float(np.median(np.diff(self._taps[-8:])))
+        if TAP_BPM_RANGE[0] <= 60.0 / period <= TAP_BPM_RANGE[1]:
+            self.tapped, self.offset_s = (at_s, period), 0.0
+
+    def clear(self) -> None:
+        """Back to the tracker's grid, no nudge."""
+        self.offset_s, self.tapped, self._taps = 0.0, None, []
+
+
 class LiveEngine:
     """Headless live engine; see the module docstring."""
 
@@ -100,6 +170,9 @@ class LiveEngine:
         self.events: queue.Queue[Event] = queue.Queue(maxsize=config.events_size)
         self.reader = source.reader(MODEL_SAMPLE_RATE)
         self.tracker = OnlineBeatTracker(MODEL_SAMPLE_RATE, config.tracker)
+        self.grid = BeatGrid(self.tracker)
+        self._commands: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=COMMANDS_SIZE)
+        self._audio_taps: list[queue.Queue[Chunk]] = []
         self.worker = InferenceWorker(retriever, config.top_k, lambda: self.reader.clock_s, self.events)
         self.encoder_name = retriever.encoder_name
         self._history = AudioHistory(int(config.history_s * MODEL_SAMPLE_RATE))
@@ -139,6 +212,65 @@ class LiveEngine:
             self._thread.join(timeout_s)
         return self._thread is None or not self._thread.is_alive()
 
+    # -- commands (any thread) ---------------------------------------------------------------------------------------
+    def set_resolution(self, resolution: str) -> bool:
+        """Serve '4th', '8th' or '16th' positions from the next position on. False if the command queue is full."""
+        per_beat = positions_per_beat(resolution)
+        return self._command(lambda: self._reconfigure(per_beat=per_beat, resolution=resolution))
+
+    def set_top_k(self, top_k: int) -> bool:
+        """Poses per event from the next ranking on (``top_k`` >= 1)."""
+        if top_k < 1:
+            raise ValueError(f"top_k must be positive, got {top_k}")
+        return self._command(lambda: self._reconfigure(top_k=top_k))
+
+    def set_mode(self, mode: WindowMode) -> bool:
+        """Switch the window mode ('predictive' or 'centred')."""
+        if mode not in ("predictive", "centred"):
+            raise ValueError(f"unknown window mode {mode!r}")
+        return self._command(lambda: self._reconfigure(mode=mode))
+
+    def nudge(self, seconds: float) -> bool:
+        """Shift the beat grid by ``seconds`` (positive: later) for when the tracker's phase is wrong."""
+        return self._command(lambda: setattr(self.grid, "offset_s", self.grid.offset_s + seconds))
+
+    def tap(self) -> bool:
+        """A tap-tempo tap, now on the audio clock (see :class:`BeatGrid`)."""
+        at_s = self.reader.clock_s
+        return self._command(lambda: self.grid.tap(at_s))
+
+    def clear_taps(self) -> bool:
+        """Forget tapped tempo and nudges: follow the tracker again."""
+        return self._command(self.grid.clear)
+
+    def tap_audio(self, capacity: int = 4096) -> queue.Queue[Chunk]:
+        """A queue that receives every 24 kHz chunk the engine reads from now on (oldest dropped when full).
+
+        Call before :meth:`start` or from the observer's thread; chunks carry their place on the audio clock.
+        """
+        tap: queue.Queue[Chunk] = queue.Queue(maxsize=capacity)
+        self._audio_taps = [*self._audio_taps, tap]
+        return tap
+
+    def _command(self, action: Callable[[], None]) -> bool:
+        try:
+            self._commands.put_nowait(action)
+            return True
+        except queue.Full:
+            return False
+
+    def _reconfigure(self, per_beat: int | None = None, **changes: object) -> None:
+        self.config = replace(self.config, **changes)
+        self.per_beat = per_beat or self.per_beat
+        self.worker.top_k = self.config.top_k
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                self._commands.get_nowait()()
+            except queue.Empty:
+                return
+
     # -- the loop ------------------------------------------------------------------------------------------------
     def _run(self, seconds: float | None) -> None:
         try:
@@ -153,15 +285,18 @@ class LiveEngine:
             self._emit(StatusEvent(self.reader.clock_s, "stopped", f"stopped at {self.reader.clock_s:.2f} s"))
 
     def _step(self) -> None:
+        self._run_commands()
         chunk = self.reader.read(self.config.read_timeout_s)
         self._relay_source_status()
         if len(chunk.samples) == 0:
             return
+        for tap in self._audio_taps:
+            offer_newest(tap, chunk)
         self._history.append(chunk.samples)
         self._normaliser.update(chunk.samples)
         for beat in self.tracker.process(chunk.samples):
             self._beats += 1
-            self._emit(BeatTick(beat.time_s, beat.reported_s, beat.tempo_bpm))
+            self._emit(BeatTick(beat.time_s + self.grid.offset_s, beat.reported_s, self.grid.tempo_bpm or beat.tempo_bpm))
         self._schedule(chunk.end / MODEL_SAMPLE_RATE)
 
     def _schedule(self, now_s: float) -> None:
@@ -173,13 +308,13 @@ class LiveEngine:
         backlog is served (after start-up or silence there is no burst of stale positions).
         """
         self._note_grid(now_s)
-        period = self.tracker.period_s
+        period = self.grid.period_s
         if period is None:
             return
         step = period / self.per_beat
         lag = HALF_WINDOW_S if self.config.mode == "centred" else 0.0
         start = max(self._last_position_s + 0.5 * step, now_s - lag - step)
-        for position in self.tracker.positions_between(start, now_s - lag, self.per_beat):
+        for position in self.grid.positions_between(start, now_s - lag, self.per_beat):
             self._last_position_s = float(position)
             job = self._job(float(position), now_s)
             self._seq += 1
@@ -187,7 +322,7 @@ class LiveEngine:
                 self.worker.submit(job)
 
     def _job(self, position_s: float, now_s: float) -> WindowJob | None:
-        step = self.tracker.period_s / self.per_beat
+        step = self.grid.period_s / self.per_beat
         if self.config.mode == "predictive":
             end_s, target_s, context_s = position_s, position_s + step, 0.0
         else:
@@ -202,24 +337,24 @@ class LiveEngine:
             seq=self._seq, window=window, position_s=target_s, subdivision=subdivision,
             bar_phase=(self._beats % BEATS_PER_BAR) + subdivision / self.per_beat,
             show_at_s=target_s if self.config.mode == "predictive" else end_s,
-            tempo_bpm=float(self.tracker.tempo_bpm), window_start_s=end_s - 2 * HALF_WINDOW_S, window_end_s=end_s,
+            tempo_bpm=float(self.grid.tempo_bpm), window_start_s=end_s - 2 * HALF_WINDOW_S, window_end_s=end_s,
             complete_s=now_s, context_s=context_s, mode=self.config.mode,
         )
 
     def _subdivision(self, position_s: float, step_s: float) -> int:
         """0 on a beat, else which subdivision of its beat ``position_s`` is."""
-        beat_after = self.tracker.next_beat_s(position_s - step_s / 2)
+        beat_after = self.grid.next_beat_s(position_s - step_s / 2)
         if beat_after is None:
             return 0
         return round((position_s - beat_after) / step_s) % self.per_beat
 
     def _note_grid(self, now_s: float) -> None:
         """Tell observers when the beat grid goes (silence: the last pose holds) and comes back."""
-        live = self.tracker.next_beat_s(now_s) is not None
+        live = self.grid.next_beat_s(now_s) is not None
         if live == self._grid_live:
             return
         self._grid_live = live
-        self._emit(StatusEvent(now_s, "music", f"beats at {self.tracker.tempo_bpm:.1f} BPM") if live else
+        self._emit(StatusEvent(now_s, "music", f"beats at {self.grid.tempo_bpm:.1f} BPM") if live else
                    StatusEvent(now_s, "silence", "no beats: holding the last pose"))
 
     def _relay_source_status(self) -> None:

@@ -52,7 +52,7 @@ def letterbox(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(ImageOps.pad(image.convert("RGB"), size, color=BACKGROUND, method=Image.Resampling.LANCZOS))
 
 
-def _audio_frames(samples: np.ndarray, rate: int, layout: str) -> Iterator[av.AudioFrame]:
+def audio_frames(samples: np.ndarray, rate: int, layout: str) -> Iterator[av.AudioFrame]:
     """AAC-sized planar float frames of (L, C) samples, with sample-count timestamps."""
     planar = np.ascontiguousarray(samples.T, dtype=np.float32)
     for start in range(0, planar.shape[1], AAC_FRAME_SAMPLES):
@@ -94,8 +94,8 @@ def write_video(
         video = container.add_stream("libx264", rate=spec.fps, options={"crf": str(spec.crf), "preset": "veryfast"})
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         sound = container.add_stream("aac", rate=audio_rate, layout=layout)
-        audio_frames = _audio_frames(audio[:, :2], audio_rate, layout)
-        pending = next(audio_frames, None)
+        sound_frames = audio_frames(audio[:, :2], audio_rate, layout)
+        pending = next(sound_frames, None)
         shown, picture = -2, blank
         for index, which in enumerate(schedule):
             if which != shown:
@@ -106,8 +106,8 @@ def write_video(
             container.mux(video.encode(frame))
             while pending is not None and pending.pts <= (index + 1) * audio_rate / spec.fps:
                 container.mux(sound.encode(pending))
-                pending = next(audio_frames, None)
-        for rest in ([pending] if pending is not None else []) + list(audio_frames):
+                pending = next(sound_frames, None)
+        for rest in ([pending] if pending is not None else []) + list(sound_frames):
             container.mux(sound.encode(rest))
         container.mux(video.encode(None))
         container.mux(sound.encode(None))

@@ -43,6 +43,7 @@ _restore_np_infty()
 import pyrender  # noqa: E402  (needs the two fixes above first)
 
 from pose_db.body import BodyModel  # noqa: E402
+from pyrender.shader_program import ShaderProgramCache  # noqa: E402
 
 Color = tuple[float, float, float]
 
@@ -154,6 +155,30 @@ def shadow_pose(vertices: np.ndarray) -> np.ndarray:
     return pose
 
 
+class OneContextProgramCache(ShaderProgramCache):
+    """pyrender's shader cache keyed without the OpenGL context object.
+
+    pyrender keys compiled programs by ``OpenGL.contextdata.getContext()``, which under OSMesa is a new pointer object
+    on every call: every frame recompiled every shader (about 15 ms at 640x480) and the cache grew without bound.
+    One renderer has one context, so the shader names and defines are key enough.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_shaders: dict[tuple, object] = {}
+
+    def get_program(self, vertex_shader: str, fragment_shader: str, geometry_shader: str | None = None,
+                    defines: dict | None = None):
+        key = (vertex_shader, fragment_shader, geometry_shader, tuple(sorted((defines or {}).items())))
+        if key not in self._by_shaders:
+            self._by_shaders[key] = super().get_program(vertex_shader, fragment_shader, geometry_shader, defines)
+        return self._by_shaders[key]
+
+    def clear(self) -> None:
+        super().clear()
+        self._by_shaders = {}
+
+
 class PoseRenderer:
     """Draws a body model in SMPL poses: lit, shaded, on a floor with a soft contact shadow, fixed camera.
 
@@ -177,6 +202,7 @@ class PoseRenderer:
         self._shadow = self._scene.add(contact_shadow_mesh(style.shadow_opacity))
         self._body_node: pyrender.Node | None = None
         self._renderer = pyrender.OffscreenRenderer(width, height)
+        self._renderer._renderer._program_cache = OneContextProgramCache()  # pyrender offers no hook for this
 
     def _add_lights(self, eye: np.ndarray) -> None:
         """A key light from the front-left above, a softer fill from the right and a rim light from behind."""
