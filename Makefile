@@ -67,6 +67,7 @@ bench: setup
 	$(PY) bench/bench_live.py
 	$(PY) bench/bench_normalisation.py
 	$(PY) bench/bench_render.py
+	$(PY) bench/bench_train.py
 
 # Debian sources of the bundled assets, for tools/build_default_*.py and tools/make_demo_song.py.
 assets-sources: setup

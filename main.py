@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     from live.beats_cli import add_beats_command
     from live.devices_cli import add_devices_command
     from live.live_cli import add_live_command
+    from model.training.cli import add_train_commands
     from pose_db.cli import add_bank_commands
     from ui.cli import add_show_command
 
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_beats_command(commands)
     add_live_command(commands)
     add_devices_command(commands)
+    add_train_commands(commands)
     return parser
 
 

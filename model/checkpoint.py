@@ -123,6 +123,9 @@ def infer_config(state: Mapping[str, torch.Tensor], path: str | os.PathLike[str]
                                f"encoder is supported")
     num_layers = count_indexed(state, "encoder.layers.{}.final_layer_norm.weight")
     adapters = tuple(i for i in range(num_layers) if f"encoder.layers.{i}.adapter_attention.q_proj.1.weight" in state)
+    bottlenecks = tuple(i for i in range(num_layers) if f"encoder.layers.{i}.bottleneck_adapter.1.weight" in state)
+    down_key = (f"encoder.layers.{adapters[0]}.adapter_attention.q_proj.1.weight" if adapters else
+                f"encoder.layers.{bottlenecks[0]}.bottleneck_adapter.1.weight" if bottlenecks else None)
     _, in_per_group, pos_kernel = shape("encoder.pos_conv_embed.conv.parametrizations.weight.original1")
     step_hidden, frames = shape("mert_output_step_mlp.0.weight")
     feature_hidden, _ = shape("audio_feature_mlp.0.weight")
@@ -138,8 +141,8 @@ def infer_config(state: Mapping[str, torch.Tensor], path: str | os.PathLike[str]
         num_conv_pos_embeddings=pos_kernel,
         num_conv_pos_embedding_groups=max(hidden // in_per_group, 1),
         adapter_layers=adapters,
-        adapter_bottleneck=shape(f"encoder.layers.{adapters[0]}.adapter_attention.q_proj.1.weight")[0]
-        if adapters else EdsaConfig.adapter_bottleneck,
+        adapter_bottleneck=shape(down_key)[0] if down_key else EdsaConfig.adapter_bottleneck,
+        bottleneck_layers=bottlenecks,
         step_hidden=step_hidden,
         feature_hidden=feature_hidden,
         output_dim=shape("audio_feature_mlp.2.weight")[0],

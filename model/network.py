@@ -17,9 +17,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from transformers import HubertConfig, HubertModel
+from transformers.models.hubert.modeling_hubert import HubertEncoderLayer
 
 from common.constants import POSE_DIM, WINDOW_SAMPLES
-from model.edsa import EdsaEncoderLayer
+from model.edsa import ADAPTER_DROPOUT, EdsaEncoderLayer, bottleneck
 
 HUBERT_CONV_STRIDES: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)
 """Strides of HuBERT's 7-layer convolutional encoder (not stored in checkpoints: they have no weights)."""
@@ -51,6 +52,9 @@ class EdsaConfig:
     num_conv_pos_embedding_groups: int = 16
     adapter_layers: tuple[int, ...] = (0,)
     adapter_bottleneck: int = 64
+    bottleneck_layers: tuple[int, ...] = ()
+    """0-based layers carrying a plain bottleneck adapter (the fine-tuning baseline, keys
+    ``encoder.layers.{i}.bottleneck_adapter.*``) instead of EDSA; empty for the published model."""
     input_samples: int = WINDOW_SAMPLES
     step_hidden: int = 75
     feature_hidden: int = 384
@@ -90,6 +94,29 @@ def mlp(sizes: tuple[int, int, int]) -> nn.Sequential:
     return nn.Sequential(nn.Linear(first, hidden), nn.GELU(), nn.Linear(hidden, last), nn.Dropout(HEAD_DROPOUT))
 
 
+class BottleneckEncoderLayer(HubertEncoderLayer):
+    """A post-LayerNorm HuBERT layer with a plain (Houlsby-style) bottleneck adapter on its feed-forward output.
+
+    ``h = LN1(x + attn(x)); f = FFN(h); f = f + dropout(B(f)); out = LN2(h + f)`` with ``B`` = LayerNorm -> Linear(H ->
+    bottleneck) -> ReLU -> Linear(bottleneck -> H): EDSA's place and projection shape, without the self-attention.
+    """
+
+    def __init__(self, config: HubertConfig, bottleneck_dim: int) -> None:
+        super().__init__(config)
+        self.bottleneck_adapter = bottleneck(config.hidden_size, bottleneck_dim, config.layer_norm_eps)
+        self.adapter_dropout = nn.Dropout(ADAPTER_DROPOUT)
+
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: object
+    ) -> torch.Tensor:
+        """(B, T, H) -> (B, T, H); ``attention_mask`` and ``kwargs`` go to the layer's own self-attention only."""
+        attended, _ = self.attention(hidden_states, attention_mask=attention_mask, **kwargs)
+        hidden_states = self.layer_norm(hidden_states + self.dropout(attended))
+        ffn = self.feed_forward(hidden_states)
+        ffn = ffn + self.adapter_dropout(self.bottleneck_adapter(ffn))
+        return self.final_layer_norm(hidden_states + ffn)
+
+
 class EdsaNetwork(HubertModel):
     """HF ``HubertModel`` with EDSA layers and the pose head; ``state_dict`` keys are the reference's minus
     ``model_hubert.`` (the positional conv's weight norm uses torch's parametrizations names).
@@ -101,8 +128,11 @@ class EdsaNetwork(HubertModel):
     def __init__(self, arch: EdsaConfig, attn_implementation: str = "sdpa") -> None:
         super().__init__(arch.hubert_config(attn_implementation))
         self.arch = arch
-        for index in arch.adapter_layers:
-            layer = EdsaEncoderLayer(self.config, arch.adapter_bottleneck)
+        if set(arch.adapter_layers) & set(arch.bottleneck_layers):
+            raise ValueError(f"a layer cannot carry both adapters: {arch.adapter_layers} and {arch.bottleneck_layers}")
+        for index in arch.adapter_layers + arch.bottleneck_layers:
+            kind = EdsaEncoderLayer if index in arch.adapter_layers else BottleneckEncoderLayer
+            layer = kind(self.config, arch.adapter_bottleneck)
             layer.apply(self._init_weights)
             self.encoder.layers[index] = layer
         self.mert_output_step_mlp = mlp((arch.num_frames, arch.step_hidden, 1))
