@@ -211,3 +211,42 @@ def test_bad_inputs_are_one_line_errors(dataset, init_checkpoint, tmp_path):
     (broken / "motions" / "gHO_sBM_cAll_d03_mHO0_ch03.pkl").write_bytes(pickle.dumps({"smpl_poses": "nope"}))
     with pytest.raises(InputError, match="no 'smpl_poses' array"):
         DataConfig(layout="aist", root=broken, cache=cache).pairs("val")
+
+
+def make_cliff(root: Path) -> Path:
+    """``root`` in the CLIFF-image layout: one song of the four classes' music in turn (SONG_S each), and one
+    ``CLIFF_output/<split>/npz/clip_<frame>.npz`` per 60 fps frame sampled, holding that section's pose."""
+    poses = np.random.default_rng(7).normal(scale=0.4, size=(CLASSES, 82)).astype(np.float32)
+    poses[:, :NUM_BETAS] = 0
+    song = np.concatenate([render_song(cls, seed=cls) for cls in range(CLASSES)] * 2)
+    root.mkdir(parents=True)
+    soundfile.write(root / "song.wav", song, MODEL_SAMPLE_RATE)
+    section_frames = int(SONG_S * 60)
+    for split, offset in (("train", 0), ("val", 4 * CLASSES * section_frames // 8), ("test", 7)):
+        folder = root / "CLIFF_output" / split / "npz"
+        folder.mkdir(parents=True)
+        for frame in range(61 + offset % 60, 2 * CLASSES * section_frames - 61, 37 if split == "train" else 97):
+            np.savez(folder / f"clip_{frame}.npz", poseshape_82=poses[(frame // section_frames) % CLASSES])
+    return root
+
+
+def test_cliff_layout_pairs_train_and_evaluate(init_checkpoint, tmp_path):
+    data = make_cliff(tmp_path / "cliff")
+    config = DataConfig(layout="cliff", root=data, cache=tmp_path / "cache")
+    train = config.pairs("train")
+    archives = sorted((data / "CLIFF_output" / "train" / "npz").iterdir())
+    frames = np.array(sorted(int(p.stem.rpartition("_")[2]) for p in archives))
+    np.testing.assert_array_equal(np.sort(train.centres), frames * 400)  # every archive has a full window here
+    assert train.targets.shape == (len(archives), 82)
+    out = tmp_path / "run"
+    assert run_cli(["train", "--layout", "cliff", "--init", str(init_checkpoint), "--out", str(out),
+                    *data_args(data, tmp_path / "cache"), "--batch-size", "8", "--max-steps", "20",
+                    "--warmup-steps", "2", "--eval-every", "10", "--patience", "0"]) == 0
+    assert load_model(out / "best.chkpt").config == TINY
+    assert run_cli(["eval", "--layout", "cliff", "--checkpoint", str(out / "best.chkpt"),
+                    *data_args(data, tmp_path / "cache"), "--split", "test", "--json", str(out / "e.json")]) == 0
+    results = json.loads((out / "e.json").read_text())["results"]
+    assert results["oracle"]["R@1"] == 1.0 and results["model"]["R@1"] > results["random"]["R@1"] + 0.25
+    (data / "CLIFF_output" / "val" / "npz" / "badname.npz").write_bytes(b"")
+    with pytest.raises(InputError, match="badname.npz: the name must end in _<frame>.npz"):
+        config.pairs("val")
