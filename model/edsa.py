@@ -41,16 +41,19 @@ class EdsaAdapterAttention(HubertAttention):
             setattr(self, name, bottleneck(config.hidden_size, bottleneck_dim, config.layer_norm_eps))
 
 
-class EdsaEncoderLayer(HubertEncoderLayer):
-    """A post-LayerNorm HuBERT layer with the EDSA adapter on its feed-forward output.
+class FeedForwardAdapterLayer(HubertEncoderLayer):
+    """A post-LayerNorm HuBERT layer with an adapter on its feed-forward output (subclasses say which):
 
-    ``h = LN1(x + attn(x)); f = FFN(h); f = f + dropout(EDSA(f)); out = LN2(h + f)``.
+    ``h = LN1(x + attn(x)); f = FFN(h); f = f + dropout(adapt(f)); out = LN2(h + f)``.
     """
 
-    def __init__(self, config: HubertConfig, bottleneck_dim: int) -> None:
+    def __init__(self, config: HubertConfig) -> None:
         super().__init__(config)
-        self.adapter_attention = EdsaAdapterAttention(config, bottleneck_dim)
         self.adapter_dropout = nn.Dropout(ADAPTER_DROPOUT)
+
+    def adapt(self, ffn: torch.Tensor) -> torch.Tensor:
+        """The adapter's output for the feed-forward output ``ffn`` (B, T, H)."""
+        raise NotImplementedError
 
     def forward(
         self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: object
@@ -59,6 +62,17 @@ class EdsaEncoderLayer(HubertEncoderLayer):
         attended, _ = self.attention(hidden_states, attention_mask=attention_mask, **kwargs)
         hidden_states = self.layer_norm(hidden_states + self.dropout(attended))
         ffn = self.feed_forward(hidden_states)
-        adapted, _ = self.adapter_attention(ffn)
-        ffn = ffn + self.adapter_dropout(adapted)
+        ffn = ffn + self.adapter_dropout(self.adapt(ffn))
         return self.final_layer_norm(hidden_states + ffn)
+
+
+class EdsaEncoderLayer(FeedForwardAdapterLayer):
+    """The paper's layer: the EDSA adapter (one-head self-attention over the FFN output) as ``adapt``."""
+
+    def __init__(self, config: HubertConfig, bottleneck_dim: int) -> None:
+        super().__init__(config)
+        self.adapter_attention = EdsaAdapterAttention(config, bottleneck_dim)
+
+    def adapt(self, ffn: torch.Tensor) -> torch.Tensor:
+        adapted, _ = self.adapter_attention(ffn)
+        return adapted

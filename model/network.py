@@ -17,10 +17,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from transformers import HubertConfig, HubertModel
-from transformers.models.hubert.modeling_hubert import HubertEncoderLayer
 
 from common.constants import POSE_DIM, WINDOW_SAMPLES
-from model.edsa import ADAPTER_DROPOUT, EdsaEncoderLayer, bottleneck
+from model.edsa import EdsaEncoderLayer, FeedForwardAdapterLayer, bottleneck
 
 HUBERT_CONV_STRIDES: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)
 """Strides of HuBERT's 7-layer convolutional encoder (not stored in checkpoints: they have no weights)."""
@@ -94,7 +93,7 @@ def mlp(sizes: tuple[int, int, int]) -> nn.Sequential:
     return nn.Sequential(nn.Linear(first, hidden), nn.GELU(), nn.Linear(hidden, last), nn.Dropout(HEAD_DROPOUT))
 
 
-class BottleneckEncoderLayer(HubertEncoderLayer):
+class BottleneckEncoderLayer(FeedForwardAdapterLayer):
     """A post-LayerNorm HuBERT layer with a plain (Houlsby-style) bottleneck adapter on its feed-forward output.
 
     ``h = LN1(x + attn(x)); f = FFN(h); f = f + dropout(B(f)); out = LN2(h + f)`` with ``B`` = LayerNorm -> Linear(H ->
@@ -104,17 +103,9 @@ class BottleneckEncoderLayer(HubertEncoderLayer):
     def __init__(self, config: HubertConfig, bottleneck_dim: int) -> None:
         super().__init__(config)
         self.bottleneck_adapter = bottleneck(config.hidden_size, bottleneck_dim, config.layer_norm_eps)
-        self.adapter_dropout = nn.Dropout(ADAPTER_DROPOUT)
 
-    def forward(
-        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: object
-    ) -> torch.Tensor:
-        """(B, T, H) -> (B, T, H); ``attention_mask`` and ``kwargs`` go to the layer's own self-attention only."""
-        attended, _ = self.attention(hidden_states, attention_mask=attention_mask, **kwargs)
-        hidden_states = self.layer_norm(hidden_states + self.dropout(attended))
-        ffn = self.feed_forward(hidden_states)
-        ffn = ffn + self.adapter_dropout(self.bottleneck_adapter(ffn))
-        return self.final_layer_norm(hidden_states + ffn)
+    def adapt(self, ffn: torch.Tensor) -> torch.Tensor:
+        return self.bottleneck_adapter(ffn)
 
 
 class EdsaNetwork(HubertModel):
