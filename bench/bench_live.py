@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import queue
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from common.paths import DEFAULT_BANK  # noqa: E402
 from live.engine import EngineConfig, LiveEngine  # noqa: E402
 from live.events import PoseEvent  # noqa: E402
 from live.file_source import FileSource  # noqa: E402
+from live.queues import drain  # noqa: E402
 from model.retrieval import PoseRetriever  # noqa: E402
 
 BEATS = REPO.parent / "shared" / "data" / "beats"
@@ -62,11 +62,9 @@ def run(source: FileSource, retriever: PoseRetriever, seconds: float | None, **c
     engine = LiveEngine(source, retriever, EngineConfig(**config))
     engine.start(seconds=seconds)
     events = []
-    while not engine.wait(0.05) or not engine.events.empty():
-        try:
-            events.append(engine.events.get(timeout=0.05))
-        except queue.Empty:
-            pass
+    while not engine.wait(0.05):
+        events += drain(engine.events)
+    events += drain(engine.events)
     return [e for e in events if isinstance(e, PoseEvent)]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 from common.errors import InputError
 from live.engine import EngineConfig, LiveEngine
 from live.events import Event, PoseEvent, StatusEvent, event_record
+from live.queues import drain
 from live.snippets import RESOLUTIONS
 
 
@@ -128,11 +128,7 @@ def _drain_until_done(engine: LiveEngine, summary: LiveSummary, sink: TextIO | N
 
 
 def _drain(engine: LiveEngine, summary: LiveSummary, sink: TextIO | None, out: TextIO) -> None:
-    while True:
-        try:
-            event = engine.events.get_nowait()
-        except queue.Empty:
-            return
+    for event in drain(engine.events):
         summary.add(event)
         if sink is not None:
             sink.write(json.dumps(event_record(event)) + "\n")

@@ -25,3 +25,13 @@ def offer_newest(target: queue.Queue[T], item: T) -> bool:
         dropped = False
     target.put_nowait(item)
     return dropped
+
+
+def drain(source: queue.Queue[T]) -> list[T]:
+    """Everything ``source`` holds now, oldest first, without blocking."""
+    items: list[T] = []
+    while True:
+        try:
+            items.append(source.get_nowait())
+        except queue.Empty:
+            return items

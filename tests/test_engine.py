@@ -3,7 +3,6 @@ captured like a microphone, and the faults a show meets (a slow or failing encod
 
 from __future__ import annotations
 
-import queue
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from live.audio_input import AudioInput, InputConfig
 from live.engine import EngineConfig, LiveEngine
 from live.events import BeatTick, PoseEvent, StatusEvent
 from live.file_source import FileSource
+from live.queues import drain
 from pose_db.search import TopK
 from pulse_audio import PulseServer, pulse_server  # noqa: F401  (pytest fixture)
 
@@ -48,12 +48,7 @@ def run_engine(source, retriever, seconds: float | None, **config) -> list:
     engine = LiveEngine(source, retriever, EngineConfig(**config))
     engine.start(seconds=seconds)
     assert engine.wait(120), "engine did not finish"
-    events = []
-    while True:
-        try:
-            events.append(engine.events.get_nowait())
-        except queue.Empty:
-            return events
+    return drain(engine.events)
 
 
 def poses(events: list) -> list[PoseEvent]:
@@ -125,9 +120,7 @@ def test_engine_hears_a_song_played_into_a_real_sound_server(pulse_server: Pulse
     player.wait(timeout=30)
     time.sleep(0.5)
     engine.stop()
-    events = []
-    while not engine.events.empty():
-        events.append(engine.events.get_nowait())
+    events = drain(engine.events)
     ticks = [e.beat_s for e in events if isinstance(e, BeatTick)]
     assert len(ticks) >= 8, f"only {len(ticks)} beats heard"
     assert np.median(np.diff(ticks)) == pytest.approx(60 / 98, rel=0.03)

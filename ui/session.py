@@ -8,13 +8,13 @@ drains the engine's events and audio, cues poses, writes the events file and fee
 from __future__ import annotations
 
 import json
-import queue
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from live.engine import LiveEngine
 from live.events import Event, PoseEvent, event_record
+from live.queues import drain
 from live.ring_buffer import Chunk
 from pose_db.animation import Choreography
 from pose_db.bank import PoseBank
@@ -74,10 +74,10 @@ class LiveSession:
 
     def poll(self) -> Polled:
         """Drain events and audio: cue poses, log events, feed the recorder."""
-        events = _drain(self.engine.events)
+        events = drain(self.engine.events)
         for event in events:
             self._handle(event)
-        audio = _drain(self._audio)
+        audio = drain(self._audio)
         if self.recorder is not None:
             for chunk in audio:
                 self.recorder.add_audio(chunk)
@@ -102,12 +102,3 @@ class LiveSession:
 
     def _keep_frame(self, frame: StageFrame) -> None:
         self.latest_frame = frame
-
-
-def _drain(source: queue.Queue) -> list:
-    items = []
-    while True:
-        try:
-            items.append(source.get_nowait())
-        except queue.Empty:
-            return items
