@@ -4,9 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.stamp-deps
-# Debian packages the code needs at run time: PortAudio (sounddevice), Mesa off-screen OpenGL for pyrender (OSMesa,
-# EGL), fonts, and what Qt's xcb platform needs.
-APT_PACKAGES := libportaudio2 libosmesa6 libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglu1-mesa fonts-dejavu-core \
+# Debian packages the code needs at run time: PortAudio (sounddevice), Mesa's headless OpenGL for the moderngl renderer
+# (EGL with llvmpipe, OSMesa as the fallback), fonts, and what Qt's xcb platform needs.
+APT_PACKAGES := libportaudio2 libosmesa6 libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri fonts-dejavu-core \
 	libfontconfig1 libxkbcommon0 libglib2.0-0 libdbus-1-3 libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 \
 	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 \
 	libxcb-xfixes0
@@ -15,13 +15,14 @@ APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins xvfb xauth x
 # Only needed to rebuild the bundled assets from their sources (tools/*.py).
 APT_ASSET_SOURCES := assimp-testmodels fluidsynth fluid-soundfont-gm openttd-openmsx
 THUMBS_STAMP := assets/bank/images/.stamp
+GRAPH_STAMP := assets/graph/graph.json
 SONG ?=
 OUT ?=
 
-.PHONY: run retrieve test setup system bench assets-sources clean
+.PHONY: run retrieve test setup system bench assets-sources clean graph
 
 # The main job: the live visualizer (a window with a display; here, the demo song played as live, recorded to out/live).
-run: setup $(THUMBS_STAMP)
+run: setup $(THUMBS_STAMP) $(GRAPH_STAMP)
 	$(PY) main.py
 
 # The offline pipeline: song file -> per-beat top-k JSON, image folders and videos (SONG=..., OUT=...).
@@ -29,7 +30,7 @@ retrieve: setup $(THUMBS_STAMP)
 	$(PY) main.py retrieve $(SONG) $(if $(OUT),--out $(OUT))
 
 test: APT_PACKAGES += $(APT_TEST_PACKAGES)
-test: setup $(THUMBS_STAMP)
+test: setup $(THUMBS_STAMP) $(GRAPH_STAMP)
 	$(PY) -m pytest -q
 
 setup: system $(DEPS_STAMP)
@@ -46,19 +47,24 @@ system:
 	  fi; \
 	fi
 
-# torch first and pinned (2.13.0; a CUDA build already in the venv is kept), then the project, then PyOpenGL 3.1.10
-# over pyrender's 3.1.0 pin (it lacks what OSMesa needs; see README, "Platform notes").
+# torch first and pinned (2.13.0; a CUDA build already in the venv is kept), then the project.
 $(DEPS_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
-	$(PY) -m pip install -q PyOpenGL==3.1.10
 	touch $@
 
 # Thumbnails of the bundled bank, rendered from the bundled body (git-ignored, about a minute).
 $(THUMBS_STAMP): $(DEPS_STAMP) assets/bank/vectors.npy assets/body/dancepose_cc0_body.npz
 	$(PY) tools/build_default_bank.py --images-only
 	touch $@
+
+# The default motion graph (--motion graph) from the bundled mocap clips: DeepMimic's in the pybullet wheel (fetched
+# into assets/cache once), assimp's boxing BVH when assimp-testmodels is installed (git-ignored, about a minute).
+graph: setup $(GRAPH_STAMP)
+
+$(GRAPH_STAMP): $(DEPS_STAMP)
+	$(PY) main.py motion build --default
 
 bench: setup
 	$(PY) bench/bench_model.py

@@ -36,27 +36,34 @@ def _add_retrieve(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_retrieve(args: argparse.Namespace) -> int:
-    from offline.pictures import PosePictures
+    from common.staging import check_output_folder
+    from common.validation import existing_file, number_at_least, one_of
+    from model.cli_options import check_encoder_options
+    from offline.pictures import PosePictures, render_cache_dir
     from offline.pipeline import RetrieveOptions, analyse_song, rank_windows
     from offline.video import VideoSpec
-    from offline.writer import Provenance, song_label, write_retrieval
+    from offline.writer import RETRIEVAL_OUTPUT, Provenance, song_label, write_retrieval
     from pose_db.render import PoseRenderer
 
+    # Everything the user typed is checked before any heavy work (bank, body, model, analysis).
+    existing_file(args.song, "an audio file")
+    one_of("--resolution", args.resolution, RESOLUTIONS)
+    number_at_least("--top-k", args.top_k, 1)
     if args.video_size < 16 or args.video_size % 2:
         raise InputError(None, f"--video-size must be an even number of pixels >= 16, got {args.video_size}")
-    if args.fps < 1:
-        raise InputError(None, f"--fps must be positive, got {args.fps}")
+    number_at_least("--fps", args.fps, 1)
+    out = check_output_folder(args.out or REPO_ROOT / "out" / f"{song_label(args.song)}_{args.resolution}",
+                              RETRIEVAL_OUTPUT)
+    check_encoder_options(args)
     video = None if args.no_video else VideoSpec(fps=args.fps, size=(args.video_size, args.video_size))
     options = RetrieveOptions(resolution=args.resolution, top_k=args.top_k, video=video)
-    out = args.out or REPO_ROOT / "out" / f"{song_label(args.song)}_{args.resolution}"
     setup = open_ranking_setup(args, args.top_k)
     bank, body, retriever = setup.bank, setup.body, setup.retriever
     analysis = analyse_song(args.song, args.resolution)
     started = time.perf_counter()
     ranking = rank_windows(retriever, analysis, options)
     rank_s = time.perf_counter() - started
-    pictures = PosePictures(bank, REPO_ROOT / "assets" / "cache" / "renders" / bank.root.name,
-                            lambda: PoseRenderer(body, 512, 512))
+    pictures = PosePictures(bank, render_cache_dir(bank, body, 512), lambda: PoseRenderer(body, 512, 512))
     provenance = Provenance(
         encoder=retriever.encoder_name,
         checkpoint=None if setup.checkpoint is None else str(setup.checkpoint),
@@ -79,8 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     from live.beats_cli import add_beats_command
     from live.devices_cli import add_devices_command
     from live.live_cli import add_live_command
+    from model.dance_revolution.cli import add_dance_commands
     from model.training.cli import add_train_commands
+    from motion.cli import add_motion_commands
     from pose_db.cli import add_bank_commands
+    from rig.calibrate import add_calibrate_command
     from ui.cli import add_show_command
 
     parser = argparse.ArgumentParser(prog="dancepose", description=__doc__)
@@ -91,15 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_beats_command(commands)
     add_live_command(commands)
     add_devices_command(commands)
+    add_calibrate_command(commands)
     add_train_commands(commands)
+    add_dance_commands(commands)
+    add_motion_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; bad input prints one ``error:`` line to stderr and returns 2."""
+    from common.validation import parse_command_line
     from ui.cli import run_show, show_defaults
 
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(build_parser(), argv)
     try:
         return args.run(args) if hasattr(args, "run") else run_show(show_defaults())
     except InputError as err:

@@ -21,5 +21,9 @@ MODEL_FRAMES: int = 151
 POSE_DIM: int = 82
 """Length of a pose vector: 10 SMPL shape coefficients (betas) then 72 axis-angle pose values."""
 
+MAX_SAMPLE_ABS: float = 1e4
+"""Largest audio sample magnitude accepted (audio lies nominally within +-1; squares of larger values overflow float32
+sums over a window). Live input is clipped to it, a file beyond it is refused."""
+
 NUM_BETAS: int = 10
 NUM_JOINTS: int = 24

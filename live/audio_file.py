@@ -14,8 +14,9 @@ import numpy as np
 import soundfile
 import soxr
 
-from common.constants import MODEL_SAMPLE_RATE, WINDOW_SAMPLES
+from common.constants import MAX_SAMPLE_ABS, MODEL_SAMPLE_RATE, WINDOW_SAMPLES
 from common.errors import InputError
+from common.validation import existing_file
 
 NORMALISE_EPS: float = 1e-7
 """Variance floor of Wav2Vec2FeatureExtractor's zero-mean unit-variance normalisation."""
@@ -81,11 +82,7 @@ def load_song(path: str | Path, sample_rate: int = MODEL_SAMPLE_RATE, min_sample
         InputError: the path is missing or a directory, the file is not audio, is empty or silent throughout, or is
             shorter than ``min_samples`` samples at ``sample_rate`` (one model window by default).
     """
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(path, "is a directory, expected an audio file")
-    if not path.exists():
-        raise InputError(path, "no such file")
+    path = existing_file(path, "an audio file")
     if path.stat().st_size == 0:
         raise InputError(path, "is empty (0 bytes)")
     data, native_rate = decode_audio(path)
@@ -96,6 +93,10 @@ def load_song(path: str | Path, sample_rate: int = MODEL_SAMPLE_RATE, min_sample
     samples = np.ascontiguousarray(resampled, dtype=np.float32)
     if not np.isfinite(samples).all():
         raise InputError(path, "contains NaN or infinite samples")
+    peak = float(np.abs(samples).max()) if len(samples) else 0.0
+    if peak > MAX_SAMPLE_ABS:
+        raise InputError(path, f"has samples up to {peak:.3g} in magnitude, where audio lies within +-1 (a damaged "
+                               "or mis-scaled file)")
     if len(samples) < min_samples:
         raise InputError(
             path,

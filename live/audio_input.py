@@ -25,13 +25,14 @@ import numpy as np
 import sounddevice as sd
 import soxr
 
-from common.constants import MODEL_SAMPLE_RATE
+from common.constants import MAX_SAMPLE_ABS, MODEL_SAMPLE_RATE
 from common.errors import InputError
 from live.ring_buffer import Chunk, RingBuffer
 
-SourceStatusKind = Literal["started", "lost", "resumed", "ended", "stopped"]
+SourceStatusKind = Literal["started", "lost", "resumed", "ended", "stopped", "non-finite"]
 """started: audio flows; lost: the device vanished or went silent; resumed: audio flows again after a loss;
-ended: a file source played its last sample; stopped: the source was stopped by its owner."""
+ended: a file source played its last sample; stopped: the source was stopped by its owner; non-finite: NaN, inf or
+absurdly large samples arrived and were replaced (reported once per source)."""
 
 STATUS_QUEUE_SIZE: int = 64
 """Default bound of a source's status queue; events that do not fit are dropped (and counted)."""
@@ -213,6 +214,8 @@ class AudioReader:
         )
         self._position = 0
         self._flushed = False
+        self.replaced_samples = 0
+        """Samples that were NaN, inf or beyond :data:`MAX_SAMPLE_ABS`, replaced by :func:`finite_audio`."""
 
     @property
     def position(self) -> int:
@@ -236,7 +239,7 @@ class AudioReader:
         while not self._source.ring.available and not self._source.finished and time.monotonic() < deadline:
             time.sleep(READ_POLL_S)
         ended = self._source.finished  # checked before reading: then this read empties the ring for good
-        raw = self._source.ring.read().samples
+        raw = self._guard(self._source.ring.read().samples)
         last = ended and not self._flushed
         self._flushed = self._flushed or ended
         if self._resampler is not None and (len(raw) or last):
@@ -245,9 +248,35 @@ class AudioReader:
         self._position = chunk.end
         return chunk
 
+    def _guard(self, raw: np.ndarray) -> np.ndarray:
+        """The one finite-audio guard: every consumer sees finite, bounded samples; the source reports the first
+        replacement as a ``non-finite`` status (the total is :attr:`replaced_samples`)."""
+        replaced = finite_audio(raw)
+        if replaced and not self.replaced_samples:
+            self._source._emit("non-finite", f"{replaced} NaN, infinite or out-of-range samples replaced "
+                                             f"(NaN/inf by silence, others clipped to +-{MAX_SAMPLE_ABS:g}); "
+                                             "the input is faulty")
+        self.replaced_samples += replaced
+        return raw
+
+
+def finite_audio(samples: np.ndarray) -> int:
+    """Make ``samples`` (float32 (n,), modified in place) finite and bounded: NaN and inf become 0, magnitudes
+    above :data:`MAX_SAMPLE_ABS` are clipped to it. Returns how many samples were replaced. Clean audio costs a min
+    and a max, no allocation (NaN makes both comparisons false)."""
+    if len(samples) == 0 or (-MAX_SAMPLE_ABS <= samples.min() and samples.max() <= MAX_SAMPLE_ABS):
+        return 0
+    bad = ~np.isfinite(samples) | (np.abs(samples) > MAX_SAMPLE_ABS)
+    np.nan_to_num(samples, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    np.clip(samples, -MAX_SAMPLE_ABS, MAX_SAMPLE_ABS, out=samples)
+    return int(bad.sum())
+
 
 class AudioSource(ABC):
     """What devices and files share: a mono ring at the native rate, a status queue, one reader, start/stop."""
+
+    speed: float | None = 1.0
+    """Seconds of audio delivered per wall-clock second (None: as fast as it is read). A device runs at 1."""
 
     def __init__(self, name: str, sample_rate: int, buffer_s: float,
                  status_queue: queue.Queue[SourceStatus] | None) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from common.errors import InputError
-from live.audio_file import load_song
-from live.beat_tracker import BeatEvent, OnlineBeatTracker
+
+if TYPE_CHECKING:  # the decoder and aubio load when the command runs, not when the command line is built
+    from live.beat_tracker import BeatEvent
 
 DEFAULT_RATE: int = 44_100
 """Sample rate in Hz the file is decoded at (a typical live input rate)."""
@@ -22,6 +23,9 @@ def track_file(path: str, sample_rate: int = DEFAULT_RATE, block: int = DEFAULT_
     Raises:
         InputError: the file cannot be read as audio (see :func:`live.audio_file.load_song`).
     """
+    from live.audio_file import load_song
+    from live.beat_tracker import OnlineBeatTracker
+
     samples = load_song(path, sample_rate=sample_rate, min_samples=1).samples
     tracker = OnlineBeatTracker(sample_rate)
     return [event for i in range(0, len(samples), block) for event in tracker.process(samples[i : i + block])]

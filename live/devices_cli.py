@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from live.audio_input import DeviceInfo, list_input_devices
+if TYPE_CHECKING:  # PortAudio loads when the command runs, not when the command line is built
+    from live.audio_input import DeviceInfo
 
 
 def add_devices_command(commands: argparse._SubParsersAction) -> None:
@@ -19,6 +21,8 @@ def add_devices_command(commands: argparse._SubParsersAction) -> None:
 
 def run_devices(args: argparse.Namespace) -> int:
     """Print the input table; status 1 (with a hint on stderr) when there is no input at all."""
+    from live.audio_input import list_input_devices
+
     devices = list_input_devices()
     if not devices:
         print("no audio input device found; connect a microphone or line-in, or use a song file as the input",

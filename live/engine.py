@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -47,6 +48,9 @@ TAPS_NEEDED = 4
 """Taps that set a tempo: their median interval is the beat period, the last tap a beat."""
 TAP_BPM_RANGE = (40.0, 240.0)
 """Tapped tempi outside this range (BPM) are ignored."""
+WALL_GRACE_S = 5.0
+"""A run limited to ``seconds`` of audio also ends after ``seconds / speed + WALL_GRACE_S`` wall-clock seconds, so it
+ends even when the input stops delivering audio (a device unplugged for good)."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ class LiveEngine:
         self._history = AudioHistory(int(config.history_s * MODEL_SAMPLE_RATE))
         self._normaliser = RunningNormaliser(config.norm_time_s, MODEL_SAMPLE_RATE)
         self._stop = threading.Event()
+        self._finished = threading.Event()  # set by the engine thread once its last event is out
         self._thread: threading.Thread | None = None
         self._last_position_s = -math.inf
         self._seq = 0
@@ -187,30 +192,42 @@ class LiveEngine:
 
     # -- control -------------------------------------------------------------------------------------------------
     def start(self, seconds: float | None = None) -> None:
-        """Start the source, the worker and the engine thread; stop by itself after ``seconds`` of audio.
+        """Start the source, the worker and the engine thread; stop by itself after ``seconds`` of audio (or, when
+        the audio stops coming, after ``seconds / source.speed + WALL_GRACE_S`` wall-clock seconds).
 
         The encoder runs once on silence first, so its one-off start-up costs (lazy imports, JIT, allocator warm-up)
-        are not paid on the first beat.
+        are not paid on the first beat. When the source cannot start, the worker is stopped again before the error
+        propagates.
         """
         self.worker.warm_up()
         self.worker.start()
-        self.source.start()
+        try:
+            self.source.start()
+        except BaseException:
+            self.worker.stop()
+            raise
+        speed = self.source.speed
+        wall_limit = None if seconds is None or speed is None else seconds / speed + WALL_GRACE_S
         self._emit(StatusEvent(0.0, "started", f"listening to {self.source.name}; encoder {self.encoder_name}, "
                                                 f"{self.config.resolution}, {self.config.mode}"))
-        self._thread = threading.Thread(target=self._run, args=(seconds,), name="dancepose-engine", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(seconds, wall_limit), name="dancepose-engine",
+                                        daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the engine thread, the source and the worker."""
+        """Stop the engine thread, the source and the worker, and wait for them (safe to call more than once)."""
         self._stop.set()
         if self._thread is not None:
+            self._finished.wait()
             self._thread.join()
 
     def wait(self, timeout_s: float | None = None) -> bool:
-        """Wait for the engine to end by itself (source finished or time limit); True if it has."""
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        return self._thread is None or not self._thread.is_alive()
+        """Wait for the engine to end by itself (source finished or time limit); True if it has.
+
+        Waits on an event, not on ``Thread.join``: a Ctrl-C that interrupts a join leaves CPython believing the
+        thread has ended, so a later :meth:`stop` would not wait for the final events.
+        """
+        return self._thread is None or self._finished.wait(timeout_s)
 
     # -- commands (any thread) ---------------------------------------------------------------------------------------
     def set_resolution(self, resolution: str) -> bool:
@@ -272,17 +289,26 @@ class LiveEngine:
                 return
 
     # -- the loop ------------------------------------------------------------------------------------------------
-    def _run(self, seconds: float | None) -> None:
+    def _run(self, seconds: float | None, wall_limit_s: float | None) -> None:
+        deadline = math.inf if wall_limit_s is None else time.monotonic() + wall_limit_s
         try:
             while not self._stop.is_set() and not self.reader.done:
                 if seconds is not None and self.reader.clock_s >= seconds:
                     break
+                if time.monotonic() >= deadline:
+                    clock_s = self.reader.clock_s
+                    self._emit(StatusEvent(clock_s, "input-timeout",
+                                           f"only {clock_s:.2f} s of audio arrived in {wall_limit_s:.1f} s"))
+                    break
                 self._step()
         finally:
-            self.source.stop()
-            self._relay_source_status()
-            self.worker.stop()
-            self._emit(StatusEvent(self.reader.clock_s, "stopped", f"stopped at {self.reader.clock_s:.2f} s"))
+            try:
+                self.source.stop()
+                self._relay_source_status()
+                self.worker.stop()
+                self._emit(StatusEvent(self.reader.clock_s, "stopped", f"stopped at {self.reader.clock_s:.2f} s"))
+            finally:
+                self._finished.set()
 
     def _step(self) -> None:
         self._run_commands()

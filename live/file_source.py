@@ -22,6 +22,7 @@ import numpy as np
 import sounddevice as sd
 
 from common.errors import InputError
+from common.validation import existing_file
 from live.audio_file import decode_audio
 from live.audio_input import AudioSource, SourceStatus
 
@@ -53,8 +54,7 @@ class FileSource(AudioSource):
             raise InputError(None, f"playback speed must be positive, got {speed}")
         if play and speed != 1.0:
             raise InputError(None, "playing to the speakers needs real-time speed (1.0)")
-        if not path.is_file():
-            raise InputError(path, "no such file")
+        existing_file(path, "an audio file")
         frames, rate = decode_audio(path)
         if not frames.size:
             raise InputError(path, "contains no audio samples")

@@ -7,6 +7,8 @@ The architecture is inferred from the tensor shapes alone; every way a file can 
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 from typing import Mapping
 
@@ -61,8 +63,11 @@ def read_state_dict(path: str | os.PathLike[str]) -> StateDict:
     try:
         payload = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as err:  # torch.load raises many types for damaged files: all mean the same to the user
+        if isinstance(err, pickle.UnpicklingError) and "Unsupported global" in str(err):  # a hostile file, refused
+            raise InputError(path, f"refused: the file asks to build Python objects other than tensors "
+                                   f"({first_line(err)}); only weights are loaded") from None
         raise InputError(path, f"cannot read it as a PyTorch checkpoint (truncated or corrupt file?): "
-                               f"{first_line(err)}") from err
+                               f"{first_line(err)}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("model"), dict):
         raise InputError(path, f"expected a dict {{'model': state_dict}} as music2danceposes saves, "
                                f"got {describe(payload)}")
@@ -82,6 +87,8 @@ def canonical_state(state: Mapping[object, object], path: str | os.PathLike[str]
     for key, value in state.items():
         if not (isinstance(value, torch.Tensor) and value.is_floating_point()):
             raise InputError(path, f"{key!r} is {describe(value)}, not a floating-point tensor")
+        if not torch.isfinite(value).all():
+            raise InputError(path, f"{key!r} holds NaN or infinite values (damaged weights)")
         canonical[parametrized_name(key[len(prefix):])] = value
     return canonical
 
@@ -112,12 +119,14 @@ def infer_config(state: Mapping[str, torch.Tensor], path: str | os.PathLike[str]
 
     def shape(key: str) -> tuple[int, ...]:
         if key not in state:
-            raise key_mismatch_error(path, state, reference_keys())
+            raise missing_key_error(path, state, key)
         return tuple(state[key].shape)
 
     hidden, _ = shape("feature_projection.projection.weight")
     num_conv = count_indexed(state, "feature_extractor.conv_layers.{}.conv.weight")
     convs = [shape(f"feature_extractor.conv_layers.{i}.conv.weight") for i in range(num_conv)]
+    if any(key.startswith(f"feature_extractor.conv_layers.{num_conv}.") for key in state):
+        raise missing_key_error(path, state, f"feature_extractor.conv_layers.{num_conv}.conv.weight")
     if num_conv != len(HUBERT_CONV_STRIDES):
         raise InputError(path, f"has {num_conv} conv encoder layers; only HuBERT's {len(HUBERT_CONV_STRIDES)}-layer "
                                f"encoder is supported")
@@ -188,10 +197,27 @@ def key_mismatch_error(path: str | os.PathLike[str], state: Mapping[str, object]
     return InputError(path, "not an EDSA checkpoint: " + "; ".join(parts))
 
 
+def missing_key_error(path: str | os.PathLike[str], state: Mapping[str, object], key: str) -> InputError:
+    """'not an EDSA checkpoint' naming the missing ``key`` the architecture inference needs, and the file's keys that
+    fit no EDSA key pattern (layer numbers aside), so that a renamed key shows up as itself."""
+    known = {key_pattern(name) for name in reference_keys()}
+    unexpected = [name for name in state if key_pattern(name) not in known]
+    found = f"; unexpected keys {listing(unexpected)}" if unexpected else ""
+    return InputError(path, f"not an EDSA checkpoint: missing key {key!r}{found}")
+
+
+def key_pattern(key: str) -> str:
+    """``key`` with its layer numbers replaced by ``#`` (``encoder.layers.3.x`` -> ``encoder.layers.#.x``)."""
+    return re.sub(r"\.\d+(?=\.|$)", ".#", key)
+
+
 def reference_keys() -> list[str]:
-    """State-dict keys of the published architecture (canonical names), built on the meta device."""
+    """State-dict keys of the published architecture (canonical names), built on the meta device; the adapter
+    variants' keys (bottleneck baseline) included."""
     with torch.device("meta"):
-        return list(EdsaNetwork(EdsaConfig()).state_dict())
+        keys = list(EdsaNetwork(EdsaConfig()).state_dict())
+        return keys + [k for k in EdsaNetwork(EdsaConfig(adapter_layers=(), bottleneck_layers=(0,))).state_dict()
+                       if k not in keys]
 
 
 def count_indexed(state: Mapping[str, object], template: str) -> int:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from common.errors import InputError
 from common.paths import DEFAULT_CHECKPOINT
-from model.retrieval import EdsaRetriever, PoseRetriever
-from pose_db.bank import PoseBank
+
+if TYPE_CHECKING:  # torch comes with these; the CLI imports this module to build its parser
+    from model.retrieval import PoseRetriever
+    from pose_db.bank import PoseBank
 
 EncoderName = Literal["auto", "edsa", "reactive"]
 ENCODERS: tuple[str, ...] = ("auto", "edsa", "reactive")
@@ -48,6 +50,7 @@ def build_retriever(choice: EncoderChoice, bank: PoseBank, body: object) -> Pose
         return ReactiveRetriever(bank, body)
     from model import load_model
     from model.device import pick_device
+    from model.retrieval import EdsaRetriever
     from pose_db.search import PoseSearcher
 
     path = choice.checkpoint_path

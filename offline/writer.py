@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from common.staging import staged_folder
+from common.staging import OutputKind, staged_folder
 from live.audio_file import decode_audio
 from offline.pictures import PosePictures
 from offline.pipeline import RetrieveOptions, SongAnalysis
@@ -30,7 +30,15 @@ from pose_db.bank import PoseBank
 from pose_db.search import TopK
 
 RESULT_FILE = "retrieval.json"
+FORMAT_NAME = "dancepose-retrieval"
 FORMAT_VERSION = 1
+RETRIEVAL_OUTPUT = OutputKind(
+    what="a dancepose output folder", marker=RESULT_FILE, format=FORMAT_NAME,
+    entries=(RESULT_FILE, "segment_image", "segment_image/*", "segment_image/*/*", "top_k", "top_k/segment_image_top*",
+             "top_k/segment_image_top*/*", "retrieval_result_*.mp4"),
+)
+"""What ``write_retrieval`` makes: only a folder holding nothing else (and a ``retrieval.json`` of this format) is
+ever replaced."""
 
 
 @dataclass(frozen=True)
@@ -119,11 +127,11 @@ def write_retrieval(
 ) -> Path:
     """Write the whole output folder (see the module docstring) and return the path of ``retrieval.json``."""
     label = song_label(analysis.song.path)
-    with staged_folder(out_dir, lambda folder: (folder / RESULT_FILE).is_file(), "a dancepose output folder") as root:
+    with staged_folder(out_dir, RETRIEVAL_OUTPUT) as root:
         images = _copy_rank_images(root, label, analysis, ranking, pictures)
         videos = _write_videos(root, analysis, images, options)
         result = {
-            "format": "dancepose-retrieval",
+            "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "song": str(analysis.song.path.resolve()),
             "song_label": label,

@@ -14,8 +14,9 @@ the headers, entries are paged in on use. N is the number of entries.
 - ``names_utf8.npy``: uint8 (B,), the entry names (human labels, not necessarily unique) in UTF-8, concatenated;
   ``names_offsets.npy``: int64 (N + 1,), entry i's name is ``names_utf8[offsets[i]:offsets[i + 1]]``.
 - ``image_paths_utf8.npy`` and ``image_paths_offsets.npy``: only when ``has_images``; the same scheme for each entry's
-  image file: relative to the bank folder (POSIX separators) when the image lies inside it, else absolute; empty for
-  an entry without an image.
+  image file, relative to the bank folder (POSIX separators); empty for an entry without an image. A bank shows only
+  its own pictures: :func:`write_bank` copies an image from outside the folder into ``images/<index>/<name>``, and a
+  stored path that leads outside the folder (absolute, ``..``, a link) is refused on reading.
 
 ``bank.json`` holds ``format`` ("dancepose-pose-bank"), ``version`` (1), ``count`` (N), ``dim`` (82), ``layout``
 (the vector layout in words), ``sources`` (list of source labels, e.g. a motion name or ``CLIFF_output/train``),
@@ -29,16 +30,17 @@ rebuilding a bank replaces its whole folder (images kept inside it included).
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from common.constants import NUM_BETAS, NUM_JOINTS, POSE_DIM
-from common.errors import InputError
-from common.staging import staged_folder
+from common.errors import InputError, numpy_load_problem
+from common.staging import OutputKind, staged_folder
+from common.validation import existing_folder
 
 FORMAT_NAME: str = "dancepose-pose-bank"
 FORMAT_VERSION: int = 1
@@ -50,6 +52,15 @@ NAMES_COLUMN: str = "names"
 IMAGES_COLUMN: str = "image_paths"
 LAYOUT: str = (f"{NUM_BETAS} SMPL betas then {NUM_JOINTS * 3} axis-angle pose values "
                f"({NUM_JOINTS} joints x 3, SMPL joint order, radians), float32")
+IMAGES_DIR: str = "images"
+"""Where a bank keeps its own pictures (copied in by :func:`write_bank`, or thumbnails rendered into it)."""
+BANK_OUTPUT = OutputKind(
+    what="a pose bank", marker=HEADER_FILE, format=FORMAT_NAME,
+    entries=(HEADER_FILE, VECTORS_FILE, FRAME_IDS_FILE, SOURCE_IDS_FILE,
+             *(f"{column}_{part}.npy" for column in (NAMES_COLUMN, IMAGES_COLUMN) for part in ("utf8", "offsets")),
+             IMAGES_DIR, f"{IMAGES_DIR}/*", f"{IMAGES_DIR}/*/*"),
+)
+"""What a bank folder holds: only such a folder is ever replaced by :func:`write_bank`."""
 _NORMALISE_ROWS: int = 65_536
 """Rows normalised per block by :meth:`PoseBank.unit_vectors` (bounds its temporary memory)."""
 
@@ -103,9 +114,7 @@ class PoseBank:
             InputError: naming the offending file, for a missing or foreign folder, a missing or truncated file, a
                 wrong shape (vectors must be (count, 82)) or a wrong dtype.
         """
-        root = Path(path).resolve()
-        if not root.is_dir():
-            raise InputError(root, "not a pose bank folder (no such folder)")
+        root = existing_folder(path, "a pose bank folder").resolve()
         header = _read_header(root / HEADER_FILE)
         count = header["count"]
         arrays = {
@@ -153,11 +162,24 @@ class PoseBank:
         return np.bincount(ids, minlength=len(self.sources))
 
     def image_path(self, i: int) -> Path | None:
-        """Absolute path of entry ``i``'s image, or None when it has none (the file itself may be missing)."""
+        """Absolute path of entry ``i``'s image, or None when it has none (the file itself may be missing).
+
+        Raises:
+            InputError: the stored path leads outside the bank folder (a bank may only show its own pictures).
+        """
         if self._images is None:
             return None
         stored = self._images[self._index(i)]
-        return self.root / stored if stored else None
+        if not stored:
+            return None
+        column = self.root / f"{IMAGES_COLUMN}_utf8.npy"
+        if "\0" in stored:
+            raise InputError(column, f"entry {i}'s image path holds a NUL byte (corrupt bank)")
+        path = (self.root / stored).resolve()
+        if not path.is_relative_to(self.root):
+            raise InputError(column, f"entry {i}'s image {stored!r} lies outside the bank folder; refusing to read it "
+                                     "(build the bank again: `bank build` copies pictures in)")
+        return path
 
     def unit_vectors(self) -> np.ndarray:
         """(N, 82) float32 rows divided by their L2 norms, as the reference does (``db / db.norm(dim=-1)`` in float32
@@ -191,7 +213,7 @@ def write_bank(path: str | Path, vectors: np.ndarray, *, names: Sequence[str], s
         sources: N source labels, one per entry (stored once each in ``bank.json``).
         frame_ids: N integer frame numbers (-1 when unknown).
         image_paths: N image files or None (no image), or None for a bank without images. Stored relative to the bank
-            folder when inside it, else absolute.
+            folder when inside it; a file outside it is copied into ``images/<index>/<file name>``.
         info: creation information stored under ``created`` in ``bank.json`` (JSON-serialisable).
 
     Returns:
@@ -209,30 +231,23 @@ def write_bank(path: str | Path, vectors: np.ndarray, *, names: Sequence[str], s
             raise InputError(root, f"{label} has {len(column)} entries for {count} vectors")
     source_list = list(dict.fromkeys(str(s) for s in sources))
     lookup = {s: i for i, s in enumerate(source_list)}
-    stored_images = None if image_paths is None else [_stored_image_path(p, root) for p in image_paths]
+    stored_images = None if image_paths is None else [_stored_image_path(p, i, root) for i, p in enumerate(image_paths)]
     image_count = 0 if stored_images is None else sum(1 for s in stored_images if s)
     header = {
         "format": FORMAT_NAME, "version": FORMAT_VERSION, "count": count, "dim": POSE_DIM, "layout": LAYOUT,
         "sources": source_list, "has_images": image_count > 0, "image_count": image_count,
         "created": {"utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), **(info or {})},
     }
-    with staged_folder(root, is_bank_folder, "a pose bank") as staging:
+    with staged_folder(root, BANK_OUTPUT) as staging:
         np.save(staging / VECTORS_FILE, rows)
         np.save(staging / FRAME_IDS_FILE, frames)
         np.save(staging / SOURCE_IDS_FILE, np.fromiter((lookup[str(s)] for s in sources), np.int32, count))
         _save_strings(staging, NAMES_COLUMN, [str(n) for n in names])
         if header["has_images"]:
+            _copy_outside_images(staging, image_paths, stored_images, root)
             _save_strings(staging, IMAGES_COLUMN, stored_images)
         (staging / HEADER_FILE).write_text(json.dumps(header, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return root
-
-
-def is_bank_folder(path: Path) -> bool:
-    """Whether ``path`` holds a ``bank.json`` of this format (its arrays are not checked)."""
-    try:
-        return json.loads((path / HEADER_FILE).read_text(encoding="utf-8")).get("format") == FORMAT_NAME
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def _read_header(file: Path) -> dict:
@@ -263,8 +278,8 @@ def _open_array(file: Path, dtype: type[np.generic], shape: tuple[int, ...]) -> 
         raise InputError(file, "missing from the bank folder")
     try:
         array = np.load(file, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:
-        raise InputError(file, f"truncated or not a .npy array ({err})") from None
+    except Exception as err:  # numpy raises many types (ValueError, EOFError, SyntaxError, ...) for damaged files
+        raise InputError(file, numpy_load_problem(err, "truncated or not a .npy array")) from None
     if array.shape != shape:
         raise InputError(file, f"shape {array.shape}, expected {shape} (bank.json count {shape[0]}"
                                + (f", rows of {POSE_DIM} values)" if len(shape) == 2 else ")"))
@@ -295,6 +310,8 @@ def _save_strings(folder: Path, column: str, values: Sequence[str]) -> None:
 
 def _normalise_rows(vectors: np.ndarray, file: Path) -> np.ndarray:
     """Row-normalise (N, 82) float32 vectors block by block; InputError on the first non-finite or zero row."""
+    import torch  # here, not at import: the renderer opens banks without torch
+
     unit = np.empty(vectors.shape, np.float32)
     for start in range(0, len(vectors), _NORMALISE_ROWS):
         block = torch.from_numpy(np.array(vectors[start : start + _NORMALISE_ROWS], np.float32))
@@ -331,12 +348,24 @@ def _checked_frame_ids(root: Path, frame_ids: Sequence[int] | np.ndarray, count:
     return frames.astype(np.int64)
 
 
-def _stored_image_path(image: str | Path | None, root: Path) -> str:
-    """How an image path is stored: '' for none, POSIX relative to the bank folder when inside it, else absolute."""
+def _stored_image_path(image: str | Path | None, index: int, root: Path) -> str:
+    """How entry ``index``'s image path is stored: '' for none, POSIX relative to the bank folder; an image outside
+    the folder gets the path of its copy, ``images/<index>/<file name>`` (see :func:`_copy_outside_images`)."""
     if image is None or str(image) == "":
         return ""
     absolute = Path(image).resolve()
     if absolute.is_relative_to(root):
         return absolute.relative_to(root).as_posix()
-    return str(absolute)
+    if not absolute.is_file():
+        raise InputError(absolute, f"image of bank entry {index} is not a file")
+    return f"{IMAGES_DIR}/{index}/{absolute.name}"
+
+
+def _copy_outside_images(staging: Path, images: Sequence[str | Path | None], stored: list[str], root: Path) -> None:
+    """Copy every image that lies outside the bank folder to its stored place in ``staging``."""
+    for image, relative in zip(images, stored):
+        if relative and not Path(image).resolve().is_relative_to(root):
+            target = staging / relative
+            target.parent.mkdir(parents=True)
+            shutil.copyfile(image, target)
 

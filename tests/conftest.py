@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+import soundfile
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -45,3 +43,10 @@ def click_track(bpm: float, seconds: float, sample_rate: int, first_beat_s: floa
         n = min(int(0.03 * sample_rate), len(audio) - start)
         audio[start : start + n] += np.exp(-np.arange(n) / (0.005 * sample_rate)) * np.sin(2 * np.pi * 1000 * t[:n])
     return audio.astype(np.float32), beats
+
+
+def write_click_track(path: Path, bpm: float, seconds: float, sample_rate: int = 24_000) -> Path:
+    """Write :func:`click_track` to the sound file ``path`` (format from its suffix); returns ``path``."""
+    audio, _ = click_track(bpm, seconds, sample_rate)
+    soundfile.write(path, audio, sample_rate)
+    return path

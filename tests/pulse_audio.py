@@ -35,8 +35,8 @@ from live.audio_input import list_input_devices, reinitialise_portaudio
 SINK = "v"
 """The null sink's name; its monitor source is ``v.monitor``."""
 
-STARTUP_TIMEOUT_S: float = 10.0
-"""Seconds the daemon may take to start or to die."""
+STARTUP_TIMEOUT_S: float = 60.0
+"""Seconds the daemon may take to start or to die (a deadline for polling, generous for a busy machine)."""
 
 
 class PulseServer:

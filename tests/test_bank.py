@@ -59,17 +59,19 @@ def test_unit_vectors_are_row_normalised_and_cached(tmp_path):
 
 def test_image_paths_inside_the_bank_are_relative(tmp_path):
     root = tmp_path / "bank"
-    outside = tmp_path / "photos" / "b.png"
+    outside = tmp_path / "photos" / "b.PNG"
+    outside.parent.mkdir()
+    outside.write_bytes(b"picture")
     _write(root, n=3, image_paths=[root / "images" / "a.png", outside, None])
     header = json.loads((root / "bank.json").read_text())
     assert header["has_images"] and header["image_count"] == 2
     blob = np.load(root / "image_paths_utf8.npy").tobytes().decode()
-    assert blob == "images/a.png" + str(outside.resolve())
+    assert blob == "images/a.png" + "images/1/b.PNG"  # an image from outside is copied in
     moved = tmp_path / "moved"
     root.rename(moved)
     bank = PoseBank.open(moved)
     assert bank.image_path(0) == moved.resolve() / "images" / "a.png"
-    assert bank.image_path(1) == outside.resolve() and bank.image_path(2) is None
+    assert bank.image_path(1).read_bytes() == b"picture" and bank.image_path(2) is None
 
 
 def test_write_replaces_a_bank_atomically_and_refuses_foreign_folders(tmp_path):

@@ -114,7 +114,7 @@ def test_default_body_path_prefers_an_official_smpl_file(tmp_path: Path) -> None
 
 
 def test_bad_body_files_are_input_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no such body model file"):
+    with pytest.raises(InputError, match="no such file"):
         load_body(tmp_path / "missing.npz")
     np.savez(tmp_path / "partial.npz", v_template=np.zeros((5, 3)))
     with pytest.raises(InputError, match="missing shapedirs"):
@@ -216,3 +216,12 @@ def test_malicious_pickle_is_refused_without_running_it(cache_dir: Path, tmp_pat
         load_body(path)
     assert not marker.exists()
     assert not cache_dir.exists()
+
+
+def test_rest_joints_and_mesh_match_forward_at_the_zero_pose(body: BodyModel) -> None:
+    """The numpy rest pose (what the renderer and the motion use, without torch) is smplx's zero pose, any shape."""
+    betas = np.random.default_rng(3).normal(size=(2, 10)).astype(np.float32)
+    out = body.forward(np.zeros((2, 72), np.float32), betas)
+    for shape, joints, vertices in zip(betas, out.joints, out.vertices):
+        np.testing.assert_allclose(body.rest_joints(shape), joints, atol=1e-5)
+        np.testing.assert_allclose(body.rest_mesh(shape).vertices, vertices, atol=1e-5)

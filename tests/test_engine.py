@@ -21,6 +21,8 @@ from pose_db.search import TopK
 from pulse_audio import PulseServer, pulse_server  # noqa: F401  (pytest fixture)
 
 SONG = BEATS_DIR / "hydrogen_tutorial_georgyporgy.flac"  # drums, steady 98 BPM
+DEADLINE_S = 120.0
+"""Longest any wait here may take (they poll, and end as soon as what they await happens)."""
 
 
 class CountingRetriever:
@@ -47,7 +49,7 @@ class CountingRetriever:
 def run_engine(source, retriever, seconds: float | None, **config) -> list:
     engine = LiveEngine(source, retriever, EngineConfig(**config))
     engine.start(seconds=seconds)
-    assert engine.wait(120), "engine did not finish"
+    assert engine.wait(DEADLINE_S), f"waited {DEADLINE_S:.0f} s for the engine to finish"
     return drain(engine.events)
 
 
@@ -117,8 +119,12 @@ def test_engine_hears_a_song_played_into_a_real_sound_server(pulse_server: Pulse
     engine = LiveEngine(source, CountingRetriever(), EngineConfig(resolution="4th"))
     engine.start()
     player = pulse_server.play(wav, latency_ms=200)
-    player.wait(timeout=30)
-    time.sleep(0.5)
+    player.wait(timeout=DEADLINE_S)
+    tail_end_s = source.ring.total_written / source.sample_rate + 0.5  # captured by the song's end, and a tail
+    deadline = time.monotonic() + DEADLINE_S
+    while engine.reader.clock_s < tail_end_s:  # the engine has read the whole excerpt
+        assert time.monotonic() < deadline, f"waited {DEADLINE_S:.0f} s for the engine to read the played excerpt"
+        time.sleep(0.05)
     engine.stop()
     events = drain(engine.events)
     ticks = [e.beat_s for e in events if isinstance(e, BeatTick)]

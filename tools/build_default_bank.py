@@ -6,10 +6,11 @@ and the DeepMimic humanoid motions in the ``pybullet`` wheel (``pip download``-e
 left/right, and near-duplicate poses are dropped (farthest-point selection on the body's joint positions).
 
 ``--images-only`` (run at set-up by the Makefile) renders a thumbnail per entry of the existing bank into
-``assets/bank/images/<index>.png`` (the paths the bank already records), writes a contact sheet of 24 thumbnails
-to ``docs/images/bank_contact_sheet.png``, and replaces the images folder only when complete.
+``assets/bank/images/<index>.png`` (the paths the bank already records) with :class:`pose_db.render.PoseRenderer`,
+and replaces the images folder only when complete. ``--contact-sheet`` also writes a contact sheet of 24 thumbnails
+to ``docs/images/bank_contact_sheet.png`` (a tracked file: set-up never rewrites it).
 
-Run: ``.venv/bin/python tools/build_default_bank.py [--images | --images-only]``.
+Run: ``.venv/bin/python tools/build_default_bank.py [--images | --images-only] [--contact-sheet]``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from common.constants import NUM_BETAS, NUM_JOINTS  # noqa: E402
 from common.paths import DEFAULT_BANK  # noqa: E402
-from common.staging import staged_folder  # noqa: E402
+from common.staging import OutputKind, staged_folder  # noqa: E402
 from pose_db.bank import PoseBank, write_bank  # noqa: E402
 from pose_db.body import BodyModel, load_body  # noqa: E402
 from pose_db.body.default_body import DEFAULT_BODY_PATH  # noqa: E402
@@ -50,6 +50,7 @@ CACHE_DIR = REPO / "assets" / "cache" / "deepmimic"
 CONTACT_SHEET = REPO / "docs" / "images" / "bank_contact_sheet.png"
 THUMBNAIL_SIZE = 256
 IMAGES_DIR = "images"
+THUMBNAILS_OUTPUT = OutputKind("the bank's image folder", None, None, ("*.png", ".stamp"))
 
 CMU_LICENCE = (
     "CMU Graphics Lab Motion Capture Database (mocap.cs.cmu.edu), BVH conversion by B. Hahne (cgspeed.com), "
@@ -174,11 +175,10 @@ def render_images(bank: PoseBank, body: BodyModel) -> float:
 
     The images folder is rendered into a temporary sibling and swapped in when complete (so re-running is safe).
     """
-    from pose_db.render import PoseRenderer  # OpenGL is set up on import: only when rendering
+    from pose_db.render import PoseRenderer  # moderngl: only when rendering
 
-    torch.set_num_threads(1)  # one pose at a time: extra threads only contend (8x slower body forward on 2 cores)
     start = time.perf_counter()
-    with staged_folder(bank.root / IMAGES_DIR, lambda _: True, "the bank's image folder") as staging:
+    with staged_folder(bank.root / IMAGES_DIR, THUMBNAILS_OUTPUT) as staging:
         with PoseRenderer(body, THUMBNAIL_SIZE, THUMBNAIL_SIZE) as renderer:
             for i in range(len(bank)):
                 Image.fromarray(renderer.render(np.array(bank.vectors[i]))).save(staging / bank.image_path(i).name)
@@ -208,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     images = parser.add_mutually_exclusive_group()
     images.add_argument("--images", action="store_true", help="also render the thumbnails")
     images.add_argument("--images-only", action="store_true", help="only render thumbnails of the existing bank")
+    parser.add_argument("--contact-sheet", action="store_true",
+                        help=f"also write the contact sheet {CONTACT_SHEET.relative_to(REPO)} (tracked in git)")
     args = parser.parse_args(argv)
     body = load_body(DEFAULT_BODY_PATH)
     if args.images_only:
@@ -216,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         bank = build_bank(args.out, args.cache, body, args.fps, args.threshold_cm / 100.0)
     if args.images or args.images_only:
         seconds = render_images(bank, body)
+        print(f"rendered {len(bank)} thumbnails in {seconds:.1f} s")
+    if args.contact_sheet:
         write_contact_sheet(bank, CONTACT_SHEET)
-        print(f"rendered {len(bank)} thumbnails in {seconds:.1f} s; contact sheet: {CONTACT_SHEET.relative_to(REPO)}")
+        print(f"contact sheet: {CONTACT_SHEET.relative_to(REPO)}")
     return 0
 
 

@@ -6,12 +6,10 @@ import argparse
 import sys
 from dataclasses import replace
 
-import ui.stage  # noqa: F401  (first: picks the OpenGL platform before anything imports OpenGL)
+from PySide6.QtWidgets import QApplication
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from ui.main_window import MainWindow  # noqa: E402
-from ui.settings import load_settings  # noqa: E402
+from ui.main_window import MainWindow
+from ui.settings import load_settings
 
 
 def input_devices() -> list[str]:
@@ -41,5 +39,6 @@ def run_window(args: argparse.Namespace) -> int:
     if args.fullscreen:
         window.toggle_performance()
     if args.seconds is not None:
-        window.bridge.finished.connect(window.close)
+        window.finished.connect(window.close)
+        window.failed.connect(lambda message: app.exit(2))
     return app.exec()

@@ -20,6 +20,8 @@ DEFAULT_OUT = REPO_ROOT / "out" / "live"
 def add_show_options(parser: argparse.ArgumentParser) -> None:
     """Add the show's options (input, engine settings, view, recording, encoder) to ``parser``."""
     from model.cli_options import add_encoder_options
+    from motion.cli_options import add_motion_options
+    from rig.options import add_rig_options
 
     parser.add_argument("--input", default=None,
                         help="input device index or (part of its) name, or an audio file played as live (default: "
@@ -39,6 +41,8 @@ def add_show_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"no-display run: folder for performance.mp4, events.jsonl, performance.png "
                              f"(default {DEFAULT_OUT.relative_to(REPO_ROOT)})")
+    add_motion_options(parser)
+    add_rig_options(parser, video=True)
     add_encoder_options(parser)
 
 
@@ -60,13 +64,26 @@ def has_display() -> bool:
 
 
 def check_show_args(args: argparse.Namespace) -> None:
-    """Raise InputError for option values no show can use."""
+    """Raise InputError for option values no show can use (before a window opens or anything heavy loads)."""
+    from model.cli_options import check_encoder_options
+
+    check_encoder_options(args)
     if args.top_k is not None and args.top_k < 1:
         raise InputError(None, f"--top-k must be positive, got {args.top_k}")
     if args.record is not None and args.record.is_dir():
         raise InputError(args.record, "is a directory; --record takes an .mp4 file name")
     if args.seconds is not None and args.seconds <= 0:
         raise InputError(None, f"--seconds must be positive, got {args.seconds}")
+    from motion.cli_options import check_motion_options
+
+    check_motion_options(args)
+    if args.export_motion is not None:
+        from motion.cli_options import check_export_path
+
+        check_export_path(args.export_motion)
+    from rig.options import rig_options
+
+    rig_options(args)
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The control panel: input, resolution, top-k, window mode, encoder, bank, start/stop, tap / nudge, record, stage."""
+"""The controls: input, resolution, top-k, window mode, motion, encoder, bank, start/stop, tap / nudge, record, stage."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
 
 from common.paths import DEFAULT_CHECKPOINT, DEMO_SONG
 from live.snippets import RESOLUTIONS
+from motion.source import DEFAULT_MOTION, MODEL_FREE_MOTION
 from ui.settings import UiSettings
 
 DEMO_LABEL = "Demo song (played as live)"
@@ -45,6 +46,9 @@ class Controls(QWidget):
         self.top_k.setToolTip("Alternatives shown per position (keys + and -)")
         self.mode = _combo(["predictive", "centred"], settings.mode,
                            "predictive: the pose lands on the beat; centred: the paper's window, 1 s late (key M)")
+        self.motion = _combo(list(MODEL_FREE_MOTION), DEFAULT_MOTION,
+                             "How the body moves: groove bounces, sways and accents the beat between the retrieved "
+                             "poses; ease glides from pose to pose (key G)")
         encoders = ["auto", "reactive"] + (["edsa"] if DEFAULT_CHECKPOINT.exists() else [])
         self.encoder = _combo(encoders, settings.encoder, "The encoder (edsa needs the checkpoint)")
         self.encoder.setEnabled(len(encoders) > 2)
@@ -62,6 +66,7 @@ class Controls(QWidget):
         form.addRow("Resolution", self.resolution)
         form.addRow("Top-k", self.top_k)
         form.addRow("Window", self.mode)
+        form.addRow("Motion", self.motion)
         form.addRow("Encoder", self.encoder)
         form.addRow("Bank", self.bank)
         form.addRow(self.start)

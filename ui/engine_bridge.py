@@ -3,10 +3,15 @@ GUI thread. The engine and the render loop stay Qt-free; nothing here blocks (ev
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from live.events import BeatTick, PoseEvent, StatusEvent
-from ui.session import LiveSession
+
+if TYPE_CHECKING:  # the session brings the engine, torch and the renderer; the window imports this module at once
+    from rig.outputs import Rig
+    from ui.session import LiveSession
 
 POLL_MS = 15
 """Polling period of the bridge in milliseconds (about 66 Hz, above the render rate)."""
@@ -14,7 +19,8 @@ POLL_MS = 15
 
 class EngineBridge(QObject):
     """Emits ``pose``, ``beat``, ``status`` for engine events, ``audio`` (list of chunks) and ``frame`` (the newest
-    rendered :class:`~ui.stage.StageFrame`), and ``finished`` once when the engine has stopped."""
+    rendered :class:`~ui.stage.StageFrame`), and ``finished`` once when the engine has stopped. Every drained event
+    also goes to ``rig`` (OSC out, MIDI clock, Link) when one is given."""
 
     pose = Signal(object)
     beat = Signal(object)
@@ -23,9 +29,9 @@ class EngineBridge(QObject):
     frame = Signal(object)
     finished = Signal()
 
-    def __init__(self, session: LiveSession, parent: QObject | None = None) -> None:
+    def __init__(self, session: LiveSession, parent: QObject | None = None, rig: Rig | None = None) -> None:
         super().__init__(parent)
-        self.session = session
+        self.session, self.rig = session, rig
         self._shown = None
         self._finished = False
         self._timer = QTimer(self)
@@ -36,6 +42,8 @@ class EngineBridge(QObject):
     def poll(self) -> None:
         """Drain the session once and emit what came."""
         polled = self.session.poll()
+        if self.rig is not None:
+            self.rig.observe(polled.events)
         for event in polled.events:
             if isinstance(event, PoseEvent):
                 self.pose.emit(event)

@@ -14,11 +14,10 @@ from PIL import Image
 
 from common.paths import DEMO_SONG
 from live.audio_input import AudioSource
-from ui.stage import RenderConfig  # first among the ui imports: it picks the OpenGL platform
-
-from live.engine import EngineConfig, LiveEngine  # noqa: E402
-from live.live_cli import LiveSummary, open_source  # noqa: E402
-from ui.session import LiveSession  # noqa: E402
+from live.engine import EngineConfig, LiveEngine
+from live.live_cli import LiveSummary, open_source
+from ui.session import LiveSession
+from ui.stage import RenderConfig, Stage
 
 POLL_S = 0.02
 """How often (seconds) the run drains the engine's events and audio."""
@@ -45,6 +44,9 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
 def run_headless(args: argparse.Namespace) -> int:
     """Run the show off screen until the input ends, ``--seconds`` pass or Ctrl-C; print where the files are."""
     from model.cli_options import open_ranking_setup
+    from rig.options import rig_options
+    from rig.osc_in import OwnerActions
+    from rig.outputs import open_rig
 
     config = engine_config(args)
     setup = open_ranking_setup(args, config.top_k)
@@ -53,18 +55,31 @@ def run_headless(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     record = args.record or out / "performance.mp4"
     engine = LiveEngine(source, setup.retriever, config)
-    session = LiveSession(engine, setup.bank, setup.body, RenderConfig(), events_path=out / "events.jsonl")
+    render = RenderConfig(screen_latency_ms=rig_options(args).latencies.screen_ms)  # the motion shown that much early
+    session = LiveSession(engine, setup.bank, setup.body, render, events_path=out / "events.jsonl",
+                          motion=args.motion, stage=Stage(setup.bank, setup.body, render, args.motion,
+                                                          dance_checkpoint=args.dance_checkpoint))
     summary = LiveSummary()
+    rig = open_rig(rig_options(args), engine, setup.bank, setup.body, OwnerActions(stop=engine.stop))
+    session.render.listeners.append(rig.add_frame)
     print(f"no display: rendering the performance view off screen; input {source.name}, encoder "
           f"{engine.encoder_name}, {config.resolution}, {config.mode} (Ctrl-C stops)", flush=True)
     session.start(args.seconds, record=record)
     try:
         while not engine.wait(POLL_S):
-            for event in session.poll().events:
+            events = session.poll().events
+            rig.observe(events)
+            for event in events:
                 summary.add(event)
     except KeyboardInterrupt:
         pass
     info = session.stop()
+    rig.close()
+    if rig.options.any:
+        print(rig.summary())
+    if args.export_motion is not None:
+        frames = session.export_motion(args.export_motion)
+        print(f"wrote {args.export_motion} ({frames} frames of {args.motion} motion at 30 fps)")
     if session.latest_frame is not None:
         Image.fromarray(session.latest_frame.rgb).save(out / "performance.png")
     times = sorted(session.render.render_times_s)
@@ -72,6 +87,8 @@ def run_headless(args: argparse.Namespace) -> int:
     if times:
         print(f"rendering: {len(times)} recent frames, median {1000 * times[len(times) // 2]:.0f} ms")
     if info is not None:
+        print(f"recorder: {info.frames} frames, {100 * info.distinct_share:.0f}% distinct "
+              f"({100 * info.rendered_frames / max(info.frames, 1):.0f}% rendered for their own time)")
         print(f"wrote {info.path} ({info.frames} frames at {info.fps} fps, {info.audio_s:.1f} s of audio)")
     print(f"wrote {out / 'events.jsonl'}")
     print(f"wrote {out / 'performance.png'}")

@@ -3,12 +3,16 @@ Esc (or F11) returns to the main window."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from ui.stage import StageFrame
 from ui.views import FrameView
+
+if TYPE_CHECKING:  # the renderer (and torch) load off the GUI thread, after the window is up
+    from ui.stage import StageFrame
 
 
 class PerformanceView(QWidget):

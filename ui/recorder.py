@@ -24,12 +24,21 @@ from ui.stage import StageFrame
 
 @dataclass(frozen=True)
 class RecordingInfo:
-    """What was written: ``path``, ``frames`` video frames at ``fps``, ``audio_s`` seconds of audio."""
+    """What was written: ``path``, ``frames`` video frames at ``fps``, ``audio_s`` seconds of audio,
+    ``distinct_frames``: how many video frames differ from the one before (the first counts as distinct), and
+    ``rendered_frames``: how many show a picture rendered for that frame (the others repeat an earlier picture)."""
 
     path: Path
     frames: int
     fps: int
     audio_s: float
+    distinct_frames: int = 0
+    rendered_frames: int = 0
+
+    @property
+    def distinct_share(self) -> float:
+        """The fraction of video frames that differ from the one before (0 for an empty recording)."""
+        return self.distinct_frames / self.frames if self.frames else 0.0
 
 
 class Recorder:
@@ -48,6 +57,9 @@ class Recorder:
         self._audio_written = 0
         self._pending_audio = np.zeros(0, np.float32)
         self._last_rgb: np.ndarray | None = None
+        self._encoded_rgb: np.ndarray | None = None
+        self._distinct = 0
+        self._rendered = 0
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dancepose-recorder", daemon=True)
         self._thread.start()
@@ -70,7 +82,8 @@ class Recorder:
         self._thread.join()
         if self._error is not None:
             raise RuntimeError(f"recording {self.path} failed: {self._error}") from self._error
-        return RecordingInfo(self.path, self._frames, self.fps, self._audio_written / self.audio_rate)
+        return RecordingInfo(self.path, self._frames, self.fps, self._audio_written / self.audio_rate, self._distinct,
+                             self._rendered)
 
     # -- the encoding thread ---------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -109,11 +122,15 @@ class Recorder:
         index = round((frame.t_s - self.start_s) * self.fps)
         video = container.streams.video[0]
         while self._frames <= index:
-            rgb = frame.rgb if self._frames == index or self._last_rgb is None else self._last_rgb
-            self._encode_video(container, video, rgb)
+            rendered = self._frames == index
+            self._rendered += rendered
+            self._encode_video(container, video, frame.rgb if rendered or self._last_rgb is None else self._last_rgb)
         self._last_rgb = frame.rgb
 
     def _encode_video(self, container: av.container.OutputContainer, video: av.VideoStream, rgb: np.ndarray) -> None:
+        if self._encoded_rgb is None or (rgb is not self._encoded_rgb and not np.array_equal(rgb, self._encoded_rgb)):
+            self._distinct += 1
+        self._encoded_rgb = rgb
         picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         picture.pts = self._frames
         container.mux(video.encode(picture))

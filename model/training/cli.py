@@ -44,7 +44,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def add_train_commands(commands: argparse._SubParsersAction) -> None:
     """Add the ``train`` and ``eval`` sub-commands."""
-    from model.training.methods import METHODS
+    from model.training import METHODS
 
     train = commands.add_parser(
         "train", help="fine-tune the EDSA adapter (or a baseline) on AIST++ or CLIFF-image data",

@@ -27,8 +27,7 @@ from common.errors import InputError
 from model.checkpoint import load_model
 from model.hf_snapshot import load_mert_snapshot
 from model.network import EdsaConfig, EdsaNetwork
-
-METHODS: tuple[str, ...] = ("edsa", "bottleneck", "linear", "lora", "full")
+from model.training import METHODS
 HEADS: tuple[str, ...] = ("mert_output_step_mlp", "audio_feature_mlp", "logit_scale")
 LORA_TARGETS: str = r".*encoder\.layers\.\d+\.attention\.(q_proj|k_proj|v_proj|out_proj)"
 """Modules LoRA adapts: the backbone's own self-attention projections (not the EDSA adapter's)."""

@@ -1,4 +1,5 @@
-"""Importers: pose sources (CLIFF outputs, AIST++ motions) -> :class:`ImportedPoses`, written with
+"""Importers: pose sources (CLIFF outputs, AIST++ motions, joint positions fitted to SMPL: ``joints``) ->
+:class:`ImportedPoses`, written with
 :func:`pose_db.bank.write_bank`.
 
 Each importer reads its inputs in a fixed order, validates every file (one :class:`common.errors.InputError` naming
@@ -7,13 +8,12 @@ the file on bad input) and shows a tqdm progress bar.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from common.errors import InputError
+from common.errors import InputError, numpy_load_problem
 from pose_db.bank import write_bank
 
 
@@ -51,8 +51,8 @@ def read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     """
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise InputError(path, f"not a readable .npz archive ({err})") from None
+    except Exception as err:  # numpy raises many types (ValueError, EOFError, BadZipFile, ...) for damaged files
+        raise InputError(path, numpy_load_problem(err, "not a readable .npz archive")) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise InputError(path, "a single .npy array, expected an .npz archive")
     with archive:
@@ -61,8 +61,8 @@ def read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
             raise InputError(path, f"no {missing[0]!r} array (it has: {', '.join(archive.files) or 'nothing'})")
         try:
             return {key: archive[key] for key in keys}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            raise InputError(path, f"unreadable array: {err}") from None
+        except Exception as err:  # as above, for a damaged member of the archive
+            raise InputError(path, numpy_load_problem(err, "unreadable array")) from None
 
 
 def real_array(path: Path, key: str, array: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from common.constants import NUM_BETAS, NUM_JOINTS
 from common.errors import InputError
+from common.validation import existing_file
 from pose_db.importers import ImportedPoses, read_npz, real_array
 from pose_db.rotations import rotation_error, rotmat_to_axis_angle
 
@@ -85,8 +86,7 @@ def import_cliff_demo(files: Sequence[Path]) -> ImportedPoses:
         raise InputError(None, "no CLIFF demo .npz files given")
     vectors, names, sources, frames, images = [], [], [], [], []
     for file in tqdm([Path(f) for f in files], desc="CLIFF demo files", unit="file"):
-        if not file.is_file():
-            raise InputError(file, "no such file")
+        existing_file(file, "a CLIFF demo .npz file")
         rows, image_names = read_demo_file(file)
         vectors.append(rows)
         names += [Path(n).stem for n in image_names]

@@ -96,15 +96,16 @@ def _joint_map_for(path: Path, names: tuple[str, ...]) -> JointMap:
 def load_bvh(path: str | os.PathLike[str], *, name: str, source: str, target_fps: float | None = None) -> MotionClip:
     """Read a BVH file into a clip, keeping about ``target_fps`` frames per second (all frames when None)."""
     path = Path(path)
-    try:
+    try:  # the bvh package parses lazily: a malformed file fails in any of these calls
         mocap = Bvh(path.read_text())
         fps = 1.0 / mocap.frame_time
-    except (OSError, UnicodeDecodeError, LookupError, ValueError) as err:
-        raise InputError(path, f"cannot read BVH: {err}") from err
-    skeleton = _skeleton(mocap)
+        skeleton = _skeleton(mocap)
+        channels = sum(len(mocap.joint_channels(n)) for n in skeleton.names)
+        frame_count = min(mocap.nframes, len(mocap.frames))
+    except (OSError, UnicodeDecodeError, LookupError, ValueError, ArithmeticError, StopIteration) as err:
+        raise InputError(path, f"cannot read BVH: {type(err).__name__}: {err}") from None
     step = 1 if target_fps is None else frame_step(fps, target_fps)
-    frame_ids = np.arange(0, min(mocap.nframes, len(mocap.frames)), step)  # the header's count rules extra rows
-    channels = sum(len(mocap.joint_channels(n)) for n in skeleton.names)
+    frame_ids = np.arange(0, frame_count, step)  # the header's count rules extra rows
     frames = _frame_values(path, [mocap.frames[i] for i in frame_ids], channels)
     return MotionClip(
         name=name,
