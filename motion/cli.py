@@ -9,7 +9,6 @@ against real dancers). Thin: the work is in :mod:`motion.graph_build` and :mod:`
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -146,7 +145,7 @@ def evaluate_from_args(args: argparse.Namespace, songs: list[Path], modes: list[
             from motion.generate import GenerateConfig, GenerateSource
 
             generate_setup = MotionSetup(setup.poses, setup.skeleton, checkpoint=args.dance_checkpoint)
-            factories[mode] = lambda: GenerateSource(generate_setup, GenerateConfig(threaded=False, smooth_s=float(os.environ.get("SMOOTH_S", "0.1"))))
+            factories[mode] = lambda: GenerateSource(generate_setup, GenerateConfig(threaded=False))
         else:
             factories[mode] = lambda mode=mode: PlayedSource(lambda: MotionPlayer(setup, mode))
     document = evaluate(EvaluationSetup(factories, setup.skeleton, runs, halves), seed=args.seed, progress=say)

@@ -174,7 +174,7 @@ class DanceWorker:
     def __init__(self, dancer: ChunkDancer, stats: GenerateStats, inbox_chunks: int) -> None:
         self.dancer, self.stats = dancer, stats
         self._inbox: queue.Queue[Chunk | None] = queue.Queue(maxsize=inbox_chunks)
-        self._outbox: queue.Queue[MotionFrame] = queue.Queue()
+        self._outbox: queue.Queue[MotionFrame] = queue.Queue(maxsize=OUTBOX_KEYFRAMES)
         self._stop = threading.Event()
         self.ready = threading.Event()
         """Set once the thread has warmed up (imports, compilation) and takes chunks at full speed."""
@@ -207,9 +207,11 @@ class DanceWorker:
         self.ready.set()
         while (chunk := self._inbox.get()) is not None and not self._stop.is_set():
             for frame in feed_timed(self.dancer, chunk, self.stats):
-                self._outbox.put(frame)
+                offer_newest(self._outbox, frame)
 
 
+OUTBOX_KEYFRAMES = 900
+"""Keyframes a worker holds for the render loop (a minute at 15 fps; the oldest dropped when nobody takes them)."""
 _WORKERS: weakref.WeakSet[DanceWorker] = weakref.WeakSet()
 
 

@@ -2,9 +2,10 @@
 (the render loop) calls :meth:`MotionPlayer.sample`, which applies them, advances the source and reads its frame.
 
 A mode switch is a transition: the new source is brought up to date by replaying the last :data:`REPLAY_S` seconds
-of events, and blended in from what was shown (inertialization). Everything applied is kept in
-:attr:`MotionPlayer.log` with its time, so the stream can be played again at any frame rate (:func:`replay_frames`,
-used by the exporters).
+of events, and blended in from what was shown (inertialization). What was applied is kept in
+:attr:`MotionPlayer.log` with its time: everything by default, so the stream can be played again at any frame rate
+(:func:`replay_frames`, used by the exporters), or only the last ``history_s`` seconds, so that a show running for
+hours without an export keeps a bounded log.
 
 In ``groove`` mode the player adds the idle layer (:mod:`motion.idle`: breathing, a slow weight shift) while there
 is no beat grid (before the first beat tick, after silence), so the body never stands still.
@@ -13,6 +14,7 @@ is no beat grid (before the first beat tick, after silence), so the body never s
 from __future__ import annotations
 
 import queue
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -45,13 +47,18 @@ LogEntry = tuple[float, object]
 
 
 class MotionPlayer:
-    """A motion source of mode ``mode`` (built from ``setup``), owned by the thread that calls :meth:`sample`."""
+    """A motion source of mode ``mode`` (built from ``setup``), owned by the thread that calls :meth:`sample`.
 
-    def __init__(self, setup: MotionSetup, mode: str = DEFAULT_MOTION) -> None:
+    ``history_s``: seconds of applied events kept in :attr:`log` (None: all of them, for an export; at least
+    :data:`REPLAY_S`).
+    """
+
+    def __init__(self, setup: MotionSetup, mode: str = DEFAULT_MOTION, history_s: float | None = None) -> None:
         self.setup = setup
         self.initial_mode = self.mode = mode
         self.source: MotionSource = make_source(mode, setup)
-        self.log: list[LogEntry] = []
+        self.log: deque[LogEntry] = deque()
+        self._history_s = None if history_s is None else max(history_s, REPLAY_S)
         self._commands: queue.Queue[tuple[float, object, MotionSource | None]] = queue.Queue(maxsize=COMMANDS_SIZE)
         self._blend: Blend | None = None
         self._idle = IdleGate()
@@ -84,6 +91,8 @@ class MotionPlayer:
     def apply(self, item: object, now_s: float, source: MotionSource | None = None) -> None:
         """Apply an event or a :class:`SwitchMode` (with its ``source`` already built, else built here) at ``now_s``."""
         self.log.append((now_s, item))
+        while self._history_s is not None and self.log[0][0] < now_s - self._history_s:
+            self.log.popleft()
         if not isinstance(item, SwitchMode):
             self.source.advance(now_s)
             self.source.on_event(item, now_s)

@@ -11,8 +11,9 @@ pose stream sampled at any rate:
 
 One thread owns a source; other threads post to it through :class:`motion.player.MotionPlayer`'s bounded queue.
 Modes: ``ease`` (the eased-slerp baseline), ``groove`` (the default), ``graph`` (a beat-synchronous motion graph
-over real clips, :mod:`motion.graph_source`), ``generate`` (a slot for a generation model, no
-model yet). A new mode registers a factory in :data:`MOTION_MODES`; the CLI's ``--motion`` choices follow it.
+over real clips, :mod:`motion.graph_source`), ``generate`` (a trained Dance Revolution model
+dancing to the engine's audio, :mod:`motion.generate`; needs ``--dance-checkpoint``). A new mode registers a
+factory in :data:`MOTION_MODES`; the CLI's ``--motion`` choices follow it.
 """
 
 from __future__ import annotations

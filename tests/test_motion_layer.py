@@ -18,7 +18,7 @@ from motion.groove import accent_pulse, bounce_shape, pelvis_drop_m, weight_shif
 from motion.ik import LEGS, forward_kinematics, local_matrices, skeleton_of
 from motion.inertialize import capture, decay_spring, inertialize
 from motion.idle import IdleConfig, idle_offsets
-from motion.player import MotionPlayer, SwitchMode, replay_frames
+from motion.player import REPLAY_S, MotionPlayer, SwitchMode, replay_frames
 from motion.source import MotionSetup, make_source
 from pose_db.body import JOINT_NAMES, load_body
 
@@ -116,7 +116,7 @@ def test_frame_at_is_a_pure_read(skeleton, mode):
 def test_an_unknown_mode_and_the_generate_slot_say_what_is_wrong(skeleton):
     with pytest.raises(ValueError, match="unknown motion mode 'moonwalk'"):
         make_source("moonwalk", setup_of(skeleton))
-    with pytest.raises(InputError, match="no generation model yet"):
+    with pytest.raises(InputError, match="needs --dance-checkpoint"):
         make_source("generate", setup_of(skeleton))
 
 
@@ -271,10 +271,19 @@ def test_the_player_applies_posted_events_when_its_owner_samples(skeleton):
     player = MotionPlayer(setup_of(skeleton), "ease")
     for now_s, event in song_log(4):
         player.post(event, now_s)
-    assert player.log == []  # nothing applied until the owner samples
+    assert not player.log  # nothing applied until the owner samples
     frame = player.sample(1.0)
     assert len(player.log) > 0 and player.shown_tag(1.0) == 0
     np.testing.assert_allclose(frame.rotvecs(), POSES[0], atol=1e-6)
+
+
+def test_a_player_without_export_keeps_only_recent_events(skeleton):
+    player = MotionPlayer(setup_of(skeleton), "ease", history_s=REPLAY_S)
+    for now_s, event in song_log(40):
+        player.post(event, now_s)
+        player.sample(now_s)
+    times = [t for t, _ in player.log]
+    assert times and times[-1] - times[0] <= REPLAY_S and times[0] > 10.0
 
 
 def test_switching_mode_is_continuous_and_logged(skeleton):

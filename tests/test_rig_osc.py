@@ -192,7 +192,8 @@ def test_bar_downbeat_bpm_and_phase_follow_the_beat(played):
     assert abs(wraps - len(beats)) <= 2  # the phase ramps up once per beat
     levels = [args[0] for args, _ in played.values(0, "/dancepose/energy")]
     assert len(levels) > 100 and 0.01 < np.median(levels) < 1
-    assert len(played.values(0, "/dancepose/onset")) == len(levels)
+    onsets = played.values(0, "/dancepose/onset")
+    assert abs(len(onsets) - len(levels)) <= 1  # sent in pairs: the last one may still be in flight
     assert [args for args, _ in played.values(0, "/dancepose/latency/osc")] == [(0.0,)]
 
 

@@ -58,7 +58,8 @@ def run_headless(args: argparse.Namespace) -> int:
     render = RenderConfig(screen_latency_ms=rig_options(args).latencies.screen_ms)  # the motion shown that much early
     session = LiveSession(engine, setup.bank, setup.body, render, events_path=out / "events.jsonl",
                           motion=args.motion, stage=Stage(setup.bank, setup.body, render, args.motion,
-                                                          dance_checkpoint=args.dance_checkpoint))
+                                                          dance_checkpoint=args.dance_checkpoint,
+                                                          keep_motion_log=args.export_motion is not None))
     summary = LiveSummary()
     rig = open_rig(rig_options(args), engine, setup.bank, setup.body, OwnerActions(stop=engine.stop))
     session.render.listeners.append(rig.add_frame)

@@ -164,7 +164,8 @@ class ShowLoader:
 
         rig_settings = rig_options(request.options)
         stage = Stage(bank, body, RenderConfig(screen_latency_ms=rig_settings.latencies.screen_ms),
-                      motion=request.motion)
+                      motion=request.motion, dance_checkpoint=getattr(request.options, "dance_checkpoint", None),
+                      keep_motion_log=getattr(request.options, "export_motion", None) is not None)
         stage.render.listeners.append(self._preview_frame)
         self._previewing.set()
         stage.render.start()

@@ -83,6 +83,8 @@ class MainWindow(QMainWindow):
         self.setStyleSheet("QMainWindow, QWidget { background: #161618; color: #ddd; }")
         banks = list(dict.fromkeys([str(args.bank), *([settings.bank] if settings.bank else [])]))
         self.controls = Controls(settings, devices, banks)
+        if getattr(args, "dance_checkpoint", None) is not None:  # the generate mode has its model
+            self.controls.motion.addItem("generate")
         self.controls.motion.setCurrentText(getattr(args, "motion", self.controls.motion.currentText()))
         self.body_view, self.image_panel, self.thumbs = FrameView(), ImagePanel(), ThumbStrip()
         self.flash, self.level = BeatFlash(), LevelStrip()

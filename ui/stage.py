@@ -192,22 +192,27 @@ class RenderLoop:
                 self._stop.wait(min(max((slot + 1) / fps - now, 0.002), 1.0 / fps))
 
 
+MOTION_HISTORY_S = 10.0
+"""Seconds of motion events a show keeps when it will not export its motion."""
+
+
 class Stage:
     """The motion player and the render loop of a show over ``bank`` and ``body``, startable before the engine: its
     clock stands at 0 until :meth:`follow` gives it the audio clock.
 
     ``motion`` names the motion mode (:data:`motion.source.MOTION_MODES`); ``betas`` (10,) the performer's shape
-    (None: the mean shape).
+    (None: the mean shape); ``dance_checkpoint`` the model of the ``generate`` mode; ``keep_motion_log`` keeps every
+    motion event for an export at the end (otherwise the last :data:`MOTION_HISTORY_S` seconds).
     """
 
     def __init__(self, bank: PoseBank, body: BodyModel, render: RenderConfig = RenderConfig(),
                  motion: str = DEFAULT_MOTION, betas: np.ndarray | None = None,
-                 dance_checkpoint: Path | None = None) -> None:
+                 dance_checkpoint: Path | None = None, keep_motion_log: bool = False) -> None:
         self.bank, self.body = bank, body
         shape = np.zeros(NUM_BETAS, np.float32) if betas is None else np.asarray(betas, np.float32)
         self.motion_setup = MotionSetup(bank_rotvecs(bank.vectors), skeleton_of(body, shape), shape,
                                         dance_checkpoint)
-        self.motion = MotionPlayer(self.motion_setup, motion)
+        self.motion = MotionPlayer(self.motion_setup, motion, None if keep_motion_log else MOTION_HISTORY_S)
         self._audio_clock: Callable[[], float] = lambda: 0.0
         self.render = RenderLoop(body, self.motion, self.clock_s, bank.image_path, render)
 
