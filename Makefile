@@ -16,6 +16,7 @@ APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins xvfb xauth x
 APT_ASSET_SOURCES := assimp-testmodels fluidsynth fluid-soundfont-gm openttd-openmsx
 THUMBS_STAMP := assets/bank/images/.stamp
 GRAPH_STAMP := assets/graph/graph.json
+TEST_EXTRAS_STAMP := $(VENV)/.stamp-test-extras
 SONG ?=
 OUT ?=
 
@@ -30,7 +31,7 @@ retrieve: setup $(THUMBS_STAMP)
 	$(PY) main.py retrieve $(SONG) $(if $(OUT),--out $(OUT))
 
 test: APT_PACKAGES += $(APT_TEST_PACKAGES)
-test: setup $(THUMBS_STAMP) $(GRAPH_STAMP)
+test: setup $(THUMBS_STAMP) $(GRAPH_STAMP) $(TEST_EXTRAS_STAMP)
 	$(PY) -m pytest -q
 
 setup: system $(DEPS_STAMP)
@@ -66,6 +67,12 @@ graph: setup $(GRAPH_STAMP)
 $(GRAPH_STAMP): $(DEPS_STAMP)
 	$(PY) main.py motion build --default
 
+# The VJ rig's optional extras, so that their loopback tests run rather than skip: MIDI clock (mido, python-rtmidi)
+# and Ableton Link (aalink, GPL-3: installed for the tests only, never a dependency of dancepose itself).
+$(TEST_EXTRAS_STAMP): $(DEPS_STAMP)
+	$(PY) -m pip install -q -e '.[rig,link]'
+	touch $@
+
 bench: setup
 	$(PY) bench/bench_model.py
 	$(PY) bench/bench_search.py
@@ -74,6 +81,10 @@ bench: setup
 	$(PY) bench/bench_normalisation.py
 	$(PY) bench/bench_render.py
 	$(PY) bench/bench_train.py
+	$(PY) bench/bench_startup.py
+	$(PY) bench/bench_motion.py
+	$(PY) bench/bench_fuzz.py
+	$(PY) bench/bench_soak.py --minutes 3
 
 # Debian sources of the bundled assets, for tools/build_default_*.py and tools/make_demo_song.py.
 assets-sources: setup
