@@ -17,7 +17,6 @@ Files in the output folder:
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from model.dance_revolution.checkpoint import save_dance_checkpoint
 from model.dance_revolution.data import DanceSequence, cut_windows, read_json2d
 from model.dance_revolution.features import FeatureNorm
 from model.dance_revolution.network import DanceRevolution, DanceRevolutionConfig
-from model.training.trainer import autocast_dtype, start_distributed
+from model.training.trainer import autocast_dtype, read_resume_state, start_distributed, write_resume_state
 
 LAYOUTS: tuple[str, ...] = ("json2d", "ballroom", "aist")
 """Dataset layouts ``--layout`` accepts."""
@@ -202,17 +201,11 @@ class DanceTrainer:
                  "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(), "epoch": self.epoch,
                  "history": torch.tensor(self.history, dtype=torch.float64), "cpu_rng": torch.get_rng_state(),
                  "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-        partial = out / "state.pt.partial"
-        torch.save(state, partial)
-        partial.replace(out / "state.pt")
-        (out / "summary.json").write_text(json.dumps(self.summary(), indent=2, default=str) + "\n")
+        write_resume_state(out, state, self.summary())
 
     def load_state(self) -> None:
         """Continue from ``out/state.pt`` (same configuration required)."""
-        path = self.config.out / "state.pt"
-        if not path.is_file():
-            raise InputError(path, "nothing to resume: no state.pt in the output folder")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        path, state = read_resume_state(self.config.out)
         expected = self.network.state_dict()
         if set(state["network"]) != set(expected) or any(state["network"][k].shape != v.shape
                                                          for k, v in expected.items()):

@@ -39,6 +39,23 @@ GRAD_CLIP: float = 1.0
 """Gradient norm clip."""
 
 
+def write_resume_state(out: Path, state: dict, summary: dict) -> None:
+    """Write ``out/state.pt`` (a ``torch.save`` dict, atomically: a ``.partial`` file renamed into place) and
+    ``out/summary.json``, for ``--resume``."""
+    partial = out / "state.pt.partial"
+    torch.save(state, partial)
+    partial.replace(out / "state.pt")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def read_resume_state(out: Path) -> tuple[Path, dict]:
+    """``out/state.pt`` and its content, read with ``weights_only=True``; one-line error when there is none."""
+    path = out / "state.pt"
+    if not path.is_file():
+        raise InputError(path, "nothing to resume: no state.pt in the output folder")
+    return path, torch.load(path, map_location="cpu", weights_only=True)
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Where the pairs come from.
@@ -293,17 +310,11 @@ class Trainer:
             "stale": self.stale, "cpu_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
-        partial = self.config.out / "state.pt.partial"
-        torch.save(state, partial)
-        partial.replace(self.config.out / "state.pt")
-        (self.config.out / "summary.json").write_text(json.dumps(self.summary(), indent=2, default=str) + "\n")
+        write_resume_state(self.config.out, state, self.summary())
 
     def load_state(self) -> None:
         """Continue from ``out/state.pt``."""
-        path = self.config.out / "state.pt"
-        if not path.is_file():
-            raise InputError(path, "nothing to resume: no state.pt in the output folder")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        path, state = read_resume_state(self.config.out)
         trainable = self.prepared.trainable()
         if set(state["trainable"]) != set(trainable):
             raise InputError(path, "was written for another method or architecture (trainable tensors differ)")
