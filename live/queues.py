@@ -35,3 +35,15 @@ def drain(source: queue.Queue[T]) -> list[T]:
             items.append(source.get_nowait())
         except queue.Empty:
             return items
+
+
+def wait_drain(source: queue.Queue[T], timeout_s: float) -> list[T]:
+    """Wait up to ``timeout_s`` seconds (wall clock; 0 or less: no wait) for ``source``; then everything it holds.
+
+    Returns the items oldest first; an empty list when nothing arrived in time.
+    """
+    try:
+        first = source.get(timeout=timeout_s) if timeout_s > 0 else source.get_nowait()
+    except queue.Empty:
+        return []
+    return [first, *drain(source)]

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from common.errors import InputError
 from live.events import Event
-from live.queues import offer_newest
+from live.queues import drain, offer_newest
 from rig.beat_follower import BeatFollower
 from rig.clock import AudioClock
 from rig.stoppable import StoppableThread
@@ -105,11 +105,8 @@ class LinkBridge:
 
     async def _lead_step(self, link) -> None:  # noqa: ANN001
         await asyncio.sleep(WAIT_S)
-        while True:
-            try:
-                self.follower.on_event(self._inbox.get_nowait())
-            except queue.Empty:
-                break
+        for event in drain(self._inbox):
+            self.follower.on_event(event)
         position = self.follower.at(self.clock.now_s() + self.latency_ms / 1000.0)
         if position is None or position.beat == self._last_beat:
             return

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from common.errors import InputError
 from live.events import Event
-from live.queues import offer_newest
+from live.queues import offer_newest, wait_drain
 from rig.beat_follower import BeatFollower
 from rig.clock import AudioClock
 from rig.latency import send_time_s
@@ -134,16 +134,9 @@ class MidiClockOut:
         return min(max(self.clock.wall_s_until(send_time_s(due, self.latency_ms)), 0.0), IDLE_WAIT_S)
 
     def _take(self, timeout_s: float) -> None:
-        try:
-            event = self._inbox.get(timeout=timeout_s) if timeout_s > 0 else self._inbox.get_nowait()
-        except queue.Empty:
-            return
-        while True:
+        """Wait up to ``timeout_s`` for the inbox; feed everything in it to the follower."""
+        for event in wait_drain(self._inbox, timeout_s):
             self.follower.on_event(event)
-            try:
-                event = self._inbox.get_nowait()
-            except queue.Empty:
-                return
 
     def _step(self, heard_s: float) -> None:
         """Send what is due when the audience hears ``heard_s``: start/stop on the grid's changes, the due tick."""

@@ -43,7 +43,7 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from common.errors import InputError
 from live.events import Event, PoseEvent
-from live.queues import offer_newest
+from live.queues import offer_newest, wait_drain
 from rig.beat_follower import BeatFollower, BeatPosition
 from rig.clock import AudioClock
 from rig.latency import Latencies, send_time_s
@@ -239,16 +239,8 @@ class OscOut:
 
     def _take(self, timeout_s: float) -> None:
         """Wait up to ``timeout_s`` for the inbox; take everything in it."""
-        try:
-            item = self._inbox.get(timeout=timeout_s) if timeout_s > 0 else self._inbox.get_nowait()
-        except queue.Empty:
-            return
-        while True:
+        for item in wait_drain(self._inbox, timeout_s):
             self._accept(item)
-            try:
-                item = self._inbox.get_nowait()
-            except queue.Empty:
-                return
 
     def _accept(self, item: object) -> None:
         if isinstance(item, Timed):

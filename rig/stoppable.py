@@ -18,6 +18,11 @@ class StoppableThread:
         """Set by :meth:`stop`; the target's loop polls it."""
         self._thread: threading.Thread | None = None
 
+    @property
+    def running(self) -> bool:
+        """True from :meth:`start` until :meth:`stop`."""
+        return self._thread is not None and not self.stopping.is_set()
+
     def start(self, target: Callable[[], object], name: str) -> None:
         """Run ``target()`` on a new daemon thread called ``name``."""
         self._thread = threading.Thread(target=target, name=name, daemon=True)

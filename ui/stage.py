@@ -38,6 +38,7 @@ from motion.source import DEFAULT_MOTION, MotionSetup
 from pose_db.bank import PoseBank
 from pose_db.body import BodyModel
 from pose_db.render import PoseRenderer, RenderStyle
+from rig.stoppable import StoppableThread
 
 STAGE_STYLE = RenderStyle(background=(0.0, 0.0, 0.0), floor=(0.02, 0.02, 0.025), body=(0.80, 0.62, 0.50),
                           shadow_opacity=0.8, key_light=2.6, fill_light=0.9, rim_light=1.4, ambient=0.18,
@@ -134,22 +135,18 @@ class RenderLoop:
         """Screen latency in seconds: frame ``t`` shows the motion at ``t + lead_s`` (set from any thread)."""
         self.first_frame = threading.Event()
         """Set once the first frame has gone to the listeners."""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = StoppableThread()
 
     @property
     def running(self) -> bool:
         """True once started (until stopped)."""
-        return self._thread is not None and not self._stop.is_set()
+        return self._worker.running
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="dancepose-render", daemon=True)
-        self._thread.start()
+        self._worker.start(self._run, "dancepose-render")
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._worker.stop()
 
     def render_once(self, renderer: PoseRenderer, t_s: float) -> StageFrame:
         """Render the picture for audio time ``t_s``, showing the motion at ``t_s + lead_s``, with ``renderer`` (a
@@ -182,14 +179,14 @@ class RenderLoop:
         :attr:`frame_clock`, each once (slots passed while rendering are skipped; a clock that goes back starts
         over)."""
         fps, last = self.config.fps, None
-        while not self._stop.is_set():
+        while not self._worker.stopping.is_set():
             now = self.frame_clock()
             slot = math.floor(now * fps + 1e-9)
             if slot != last:
                 last = slot
                 yield slot
             else:
-                self._stop.wait(min(max((slot + 1) / fps - now, 0.002), 1.0 / fps))
+                self._worker.stopping.wait(min(max((slot + 1) / fps - now, 0.002), 1.0 / fps))
 
 
 MOTION_HISTORY_S = 10.0
