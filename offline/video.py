@@ -7,7 +7,7 @@ the placeholder is shown. The video lasts as long as the song, so every picture 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,26 +89,43 @@ def write_video(
     schedule = frame_schedule(times_s, duration_s, spec.fps)
     width, height = spec.size
     blank = np.full((height, width, 3), BACKGROUND, np.uint8) if placeholder is None else placeholder
+    return encode_frames(path, shown_pictures(schedule, pictures, blank, spec.size), spec.fps, spec.size, audio,
+                         audio_rate, spec.crf)
+
+
+def shown_pictures(schedule: np.ndarray, pictures: Sequence[Path], blank: np.ndarray,
+                   size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """The (H, W, 3) uint8 picture of each scheduled frame, each file decoded once per run of frames showing it."""
+    shown, picture = -2, blank
+    for which in schedule:
+        if which != shown:
+            shown = which
+            picture = blank if which < 0 else letterbox(Image.open(pictures[which]), size)
+        yield picture
+
+
+def encode_frames(path: Path, frames: Iterable[np.ndarray], fps: int, size: tuple[int, int], audio: np.ndarray,
+                  audio_rate: int, crf: int = 20) -> int:
+    """Encode (H, W, 3) uint8 RGB ``frames`` as H.264 at ``fps`` (``size`` = (width, height)) with (L, C) float32
+    ``audio`` at ``audio_rate`` Hz as AAC (first two channels), interleaved by time; returns the frames written."""
     layout = "mono" if audio.shape[1] == 1 else "stereo"
+    written = 0
     with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=spec.fps, options={"crf": str(spec.crf), "preset": "veryfast"})
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video = container.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": "veryfast"})
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         sound = container.add_stream("aac", rate=audio_rate, layout=layout)
         sound_frames = audio_frames(audio[:, :2], audio_rate, layout)
         pending = next(sound_frames, None)
-        shown, picture = -2, blank
-        for index, which in enumerate(schedule):
-            if which != shown:
-                shown = which
-                picture = blank if which < 0 else letterbox(Image.open(pictures[which]), spec.size)
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        for index, picture in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
             frame.pts = index
             container.mux(video.encode(frame))
-            while pending is not None and pending.pts <= (index + 1) * audio_rate / spec.fps:
+            written += 1
+            while pending is not None and pending.pts <= (index + 1) * audio_rate / fps:
                 container.mux(sound.encode(pending))
                 pending = next(sound_frames, None)
         for rest in ([pending] if pending is not None else []) + list(sound_frames):
             container.mux(sound.encode(rest))
         container.mux(video.encode(None))
         container.mux(sound.encode(None))
-    return len(schedule)
+    return written

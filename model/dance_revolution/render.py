@@ -84,27 +84,6 @@ def write_frames_video(path: Path, frames: Iterable[np.ndarray], fps: int, size:
                        audio: np.ndarray, audio_rate: int) -> int:
     """Encode (H, W, 3) uint8 frames as H.264 at ``fps`` with mono float32 ``audio`` (L,) at ``audio_rate`` Hz (AAC);
     returns the number of frames written."""
-    import av
+    from offline.video import encode_frames
 
-    from offline.video import audio_frames
-
-    written = 0
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=fps, options={"crf": "20", "preset": "veryfast"})
-        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
-        sound = container.add_stream("aac", rate=audio_rate, layout="mono")
-        pending_audio = audio_frames(np.asarray(audio, np.float32).reshape(-1, 1), audio_rate, "mono")
-        pending = next(pending_audio, None)
-        for index, picture in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
-            frame.pts = index
-            container.mux(video.encode(frame))
-            written += 1
-            while pending is not None and pending.pts <= (index + 1) * audio_rate / fps:
-                container.mux(sound.encode(pending))
-                pending = next(pending_audio, None)
-        for rest in ([pending] if pending is not None else []) + list(pending_audio):
-            container.mux(sound.encode(rest))
-        container.mux(video.encode(None))
-        container.mux(sound.encode(None))
-    return written
+    return encode_frames(path, frames, fps, size, np.asarray(audio, np.float32).reshape(-1, 1), audio_rate)
