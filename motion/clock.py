@@ -46,7 +46,3 @@ class BeatClock:
         """Position in the bar at ``t_s``, in bars, [0, 1)."""
         bars = self.beats_at(t_s) / BEATS_PER_BAR
         return bars - math.floor(bars)
-
-    def bar_index(self, t_s: float) -> int:
-        """Which bar ``t_s`` falls in (0 from the first tick)."""
-        return math.floor(self.beats_at(t_s) / BEATS_PER_BAR)

@@ -96,12 +96,6 @@ def pelvis_drop_m(beats: np.ndarray | float, depth_m: float, double_share: float
     return depth_m * ((1.0 - double_share) * bounce_shape(beats) + double_share * bounce_shape(2.0 * beats))
 
 
-def knee_bounce(beat_phase: np.ndarray | float, depth_rad: float) -> np.ndarray:
-    """Knee flexion (radians) of a bounce of depth ``depth_rad`` at ``beat_phase``: most bent on the beat. (The
-    layer bends the knees by IK from :func:`pelvis_drop_m`; this is the same shape for joint-angle users.)"""
-    return depth_rad * bounce_shape(beat_phase)
-
-
 def weight_shift_m(beats: np.ndarray | float, sway_m: float) -> np.ndarray:
     """Sideways pelvis shift (metres, + to the body's left) at ``beats``: over the left foot on even beats, over the
     right on odd ones."""

@@ -23,7 +23,6 @@ import numpy as np
 from live.queues import drain, offer_newest
 from motion.frame import MotionFrame
 from motion.idle import IdleGate, apply_idle
-from motion.ik import Skeleton
 from motion.inertialize import Blend, capture
 from motion.source import DEFAULT_MOTION, MotionSetup, MotionSource, make_source
 
@@ -119,11 +118,6 @@ class MotionPlayer:
     def shown_tag(self, t_s: float) -> int | None:
         """Bank index of the retrieved pose on show at ``t_s`` (None before the first)."""
         return self.source.shown_tag(t_s)
-
-
-def resting_player(skeleton: Skeleton) -> MotionPlayer:
-    """A player that holds the rest pose (no bank): for a picture of the body before a show starts."""
-    return MotionPlayer(MotionSetup(np.zeros((0, 24, 3)), skeleton), "ease")
 
 
 def replay_into(source: MotionSource, entries: Iterable[LogEntry], until_s: float) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from common.constants import NUM_JOINTS
 from pose_db.body.model import SMPL_PARENTS
+from pose_db.rotations import axis_angle_to_rotmat
 
 SKIN_SLOTS = 4
 """Skin weights kept per vertex (the largest ones, renormalised): one vec4 attribute on the GPU. The bundled body uses
@@ -71,7 +72,7 @@ def joint_transforms(orient: np.ndarray, pose: np.ndarray, rest_joints: np.ndarr
     orient = np.asarray(orient, np.float64).reshape(-1, 1, 3)
     n = len(orient)
     rotvecs = np.concatenate([orient, np.asarray(pose, np.float64).reshape(n, NUM_JOINTS - 1, 3)], axis=1)
-    local_r = rodrigues(rotvecs)  # (N,24,3,3)
+    local_r = axis_angle_to_rotmat(rotvecs)  # (N,24,3,3)
     rest = np.broadcast_to(np.asarray(rest_joints, np.float64), (n, NUM_JOINTS, 3))
     offsets = rest - rest[:, [max(p, 0) for p in SMPL_PARENTS]]  # (N,24,3) joint minus parent, root: zero
     offsets[:, 0] = rest[:, 0]
@@ -83,17 +84,6 @@ def joint_transforms(orient: np.ndarray, pose: np.ndarray, rest_joints: np.ndarr
     # skinning: remove the rest position first, T_j = W_j @ translate(-rest_j)
     world[:, :, :3, 3] -= np.einsum("njab,njb->nja", world[:, :, :3, :3], rest)
     return world
-
-
-def rodrigues(rotvecs: np.ndarray) -> np.ndarray:
-    """Rotation matrices (...,3,3) float64 of axis-angle vectors (...,3) in radians (Rodrigues' formula)."""
-    rotvecs = np.asarray(rotvecs, np.float64)
-    angle = np.linalg.norm(rotvecs, axis=-1, keepdims=True)[..., None]  # (...,1,1)
-    axis = rotvecs / np.maximum(angle[..., 0], 1e-12)  # (...,3)
-    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
-    zero = np.zeros_like(x)
-    cross = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=-1).reshape(axis.shape + (3,))  # (...,3,3)
-    return np.eye(3) + np.sin(angle) * cross + (1.0 - np.cos(angle)) * (cross @ cross)
 
 
 def skin(rest: RestMesh, transforms: np.ndarray) -> np.ndarray:
