@@ -13,6 +13,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from pose_db.body import SMPL_PARENTS, BodyModel
+from pose_db.body.kinematics import forward_kinematics as chain_kinematics
 
 LEGS: tuple[tuple[int, int, int], ...] = ((1, 4, 7), (2, 5, 8))
 """(hip, knee, ankle) joint indices of the left and the right leg."""
@@ -52,16 +53,10 @@ def local_matrices(rotvecs: np.ndarray) -> np.ndarray:
 
 def forward_kinematics(local: np.ndarray, root_m: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
     """World rotations (24, 3, 3) and joint positions (24, 3) metres of local rotations ``local`` (24, 3, 3) with the
-    pelvis moved by ``root_m`` (3,) metres from its rest place."""
-    rest = skeleton.rest_joints
-    world = np.empty_like(local)
-    pos = np.empty((len(local), 3))
-    world[0], pos[0] = local[0], rest[0] + root_m
-    for j in range(1, len(local)):
-        p = skeleton.parents[j]
-        world[j] = world[p] @ local[j]
-        pos[j] = pos[p] + world[p] @ (rest[j] - rest[p])
-    return world, pos
+    pelvis moved by ``root_m`` (3,) metres from its rest place: one frame of the batched
+    :func:`pose_db.body.kinematics.forward_kinematics`."""
+    world, pos = chain_kinematics(np.asarray(local)[None], skeleton.rest_joints, root_m, skeleton.parents)
+    return world[0], pos[0]
 
 
 def ground_offset_m(positions: np.ndarray, skeleton: Skeleton) -> float:

@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 
 from common.constants import NUM_BETAS, NUM_JOINTS, POSE_DIM
-from pose_db.body import JOINT_NAMES, SMPL_PARENTS, BodyModel
+from pose_db.body import JOINT_NAMES, BodyModel
+from pose_db.body.kinematics import forward_kinematics
 from pose_db.mocap.retarget import SMPL_MIRROR
 from pose_db.rotations import axis_angle_to_rotmat
 
@@ -122,18 +123,6 @@ def pose_joints(vectors: np.ndarray, body: BodyModel) -> np.ndarray:
     for start in range(0, len(rows), FK_BATCH):
         block = np.asarray(rows[start : start + FK_BATCH], np.float64)
         rest = mean_rest + np.einsum("nk,kjc->njc", block[:, :NUM_BETAS], rest_per_beta)
-        out[start : start + FK_BATCH] = _forward_kinematics(block[:, NUM_BETAS:], rest)
+        local = axis_angle_to_rotmat(block[:, NUM_BETAS:].reshape(-1, NUM_JOINTS, 3))  # (n,24,3,3)
+        out[start : start + FK_BATCH] = forward_kinematics(local, rest)[1]
     return out
-
-
-def _forward_kinematics(pose: np.ndarray, rest: np.ndarray) -> np.ndarray:
-    """(N, 72) axis-angle poses on (N, 24, 3) rest joints -> (N, 24, 3) posed joints (root kept at its rest place)."""
-    local = axis_angle_to_rotmat(pose.reshape(len(pose), NUM_JOINTS, 3))
-    world = np.empty_like(local)
-    posed = np.empty_like(rest)
-    world[:, 0], posed[:, 0] = local[:, 0], rest[:, 0]
-    for j in range(1, NUM_JOINTS):
-        parent = SMPL_PARENTS[j]
-        world[:, j] = world[:, parent] @ local[:, j]
-        posed[:, j] = posed[:, parent] + np.einsum("nab,nb->na", world[:, parent], rest[:, j] - rest[:, parent])
-    return posed

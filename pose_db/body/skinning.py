@@ -1,6 +1,6 @@
 """Linear blend skinning data for a GPU: the rest mesh of a body (``RestMesh``) and the per-frame joint transforms.
 
-``joint_transforms(orient, pose, rest_joints)`` walks SMPL's kinematic chain (:data:`SMPL_PARENTS`) in numpy and
+``joint_transforms(orient, pose, rest_joints)`` walks SMPL's kinematic chain (:mod:`pose_db.body.kinematics`) and
 returns, per joint, the (4,4) transform taking a rest-pose point to its posed place; a vertex is posed as
 ``sum_k weight[v,k] * transforms[joint[v,k]] @ [rest_vertex, 1]``. This is ``smplx.lbs`` without the pose-corrective
 blend shapes (``posedirs``): the bundled CC0 body has none (all zeros), so with all its skin weights it equals
@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from common.constants import NUM_JOINTS
-from pose_db.body.model import SMPL_PARENTS
+from pose_db.body.kinematics import forward_kinematics
 from pose_db.rotations import axis_angle_to_rotmat
 
 SKIN_SLOTS = 4
@@ -72,18 +72,13 @@ def joint_transforms(orient: np.ndarray, pose: np.ndarray, rest_joints: np.ndarr
     orient = np.asarray(orient, np.float64).reshape(-1, 1, 3)
     n = len(orient)
     rotvecs = np.concatenate([orient, np.asarray(pose, np.float64).reshape(n, NUM_JOINTS - 1, 3)], axis=1)
-    local_r = axis_angle_to_rotmat(rotvecs)  # (N,24,3,3)
     rest = np.broadcast_to(np.asarray(rest_joints, np.float64), (n, NUM_JOINTS, 3))
-    offsets = rest - rest[:, [max(p, 0) for p in SMPL_PARENTS]]  # (N,24,3) joint minus parent, root: zero
-    offsets[:, 0] = rest[:, 0]
-    local = np.zeros((n, NUM_JOINTS, 4, 4))  # each joint's rigid motion in its parent's frame
-    local[:, :, :3, :3], local[:, :, :3, 3], local[:, :, 3, 3] = local_r, offsets, 1.0
-    world = local.copy()
-    for j in range(1, NUM_JOINTS):
-        world[:, j] = world[:, SMPL_PARENTS[j]] @ local[:, j]  # (N,4,4)
-    # skinning: remove the rest position first, T_j = W_j @ translate(-rest_j)
-    world[:, :, :3, 3] -= np.einsum("njab,njb->nja", world[:, :, :3, :3], rest)
-    return world
+    world_r, posed = forward_kinematics(axis_angle_to_rotmat(rotvecs), rest)  # (N,24,3,3), (N,24,3)
+    transforms = np.zeros((n, NUM_JOINTS, 4, 4))
+    transforms[:, :, :3, :3], transforms[:, :, 3, 3] = world_r, 1.0
+    # skinning: remove the rest position first, T_j = [R_j | p_j - R_j rest_j]
+    transforms[:, :, :3, 3] = posed - np.einsum("njab,njb->nja", world_r, rest)
+    return transforms
 
 
 def skin(rest: RestMesh, transforms: np.ndarray) -> np.ndarray:
