@@ -67,10 +67,6 @@ class NdiOut:
         """End the sender (safe to call more than once)."""
         self._worker.stop(wake=lambda: offer_newest(self._pictures, None))
 
-    def connections(self) -> int:
-        """Receivers connected now (0 before the first picture)."""
-        return 0 if self._sender is None else self._sender.get_num_connections(0.0)
-
     def _run(self) -> None:
         Sender, VideoSendFrame, FourCC = self._classes
         while (rgb := self._pictures.get()) is not None:
