@@ -196,7 +196,8 @@ def open_motion_capture(args: argparse.Namespace, setup, engine: LiveEngine) -> 
     from motion.player import MotionPlayer
     from motion.source import MotionSetup
 
-    motion_setup = MotionSetup(bank_rotvecs(setup.bank.vectors), skeleton_of(setup.body))
+    motion_setup = MotionSetup(bank_rotvecs(setup.bank.vectors), skeleton_of(setup.body),
+                               checkpoint=args.dance_checkpoint)
     return MotionCapture(MotionPlayer(motion_setup, args.motion), engine.tap_audio())
 
 

@@ -12,6 +12,7 @@ from live.ring_buffer import Chunk
 from motion.energy import LevelMeter
 from motion.export import EXPORT_FPS, export_log
 from motion.player import MotionPlayer
+from motion.generate import AUDIO_MODES
 
 
 class MotionCapture:
@@ -25,10 +26,14 @@ class MotionCapture:
 
     def observe(self, events: list[object], now_s: float) -> None:
         """Apply ``events`` that arrived by ``now_s`` (seconds, audio clock) and the level of the audio since the
-        last call."""
-        level = self._meter.measure(drain(self._audio))
+        last call (and the audio itself to a mode that listens to it, as the window's session does)."""
+        audio = drain(self._audio)
+        level = self._meter.measure(audio)
         if level is not None:
             self.player.apply(level, level.at_s)
+        if self.player.mode in AUDIO_MODES:
+            for chunk in audio:
+                self.player.apply(chunk, chunk.end / MODEL_SAMPLE_RATE)
         for event in events:
             self.player.apply(event, now_s)
         self.end_s = max(self.end_s, now_s)

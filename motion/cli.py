@@ -54,6 +54,9 @@ def add_motion_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--dance-checkpoint", type=Path, default=None, metavar="FILE.pt",
                           help="the causal 3D Dance Revolution checkpoint the generate mode runs (fed the songs' "
                                "audio frame by frame, as live)")
+    evaluate.add_argument("--dance-smooth-hz", default=None, metavar="HZ[,HZ...]",
+                          help="cutoffs (Hz) of the generate mode's causal pose filter, one row each (0: none; "
+                               "default: the mode's own, 1 Hz)")
     add_encoder_options(evaluate)
     evaluate.set_defaults(run=run_evaluate, encoder="reactive")
 
@@ -89,6 +92,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise InputError(None, f"--motion: unknown mode(s) {', '.join(unknown) or '(none given)'} "
                                f"(known: {', '.join(MOTION_MODES)})")
     number_at_least("--speed", args.speed, 0.1)
+    smooth_cutoffs(args.dance_smooth_hz)
     from motion.cli_options import check_motion_options
 
     check_motion_options(argparse.Namespace(motion="generate" if "generate" in modes else "",
@@ -107,6 +111,33 @@ def run_evaluate(args: argparse.Namespace) -> int:
     write_json(args.json, document)
     print(f"wrote {args.json}")
     return 0
+
+
+def smooth_cutoffs(text: str | None) -> list[float] | None:
+    """``--dance-smooth-hz``: a comma-separated list of cutoffs in [0, 7.5) Hz (None: not given)."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(None, f"--dance-smooth-hz takes comma-separated numbers (Hz), got {text!r}") from None
+    if not values or not all(0 <= v < 7.5 for v in values):
+        raise InputError(None, f"--dance-smooth-hz values must be 0 (none) or below 7.5 Hz, got {text!r}")
+    return values
+
+
+def generate_factories(setup, checkpoint: Path, cutoffs: str | None) -> dict:
+    """The generate rows: one per ``--dance-smooth-hz`` cutoff (``generate@<Hz>Hz``), or ``generate`` with the mode's
+    default filter. Each runs the model inline (no worker thread), so the score does not depend on the CPU's load."""
+    from motion.generate import GenerateConfig, GenerateSource
+    from motion.source import MotionSetup
+
+    generate_setup = MotionSetup(setup.poses, setup.skeleton, checkpoint=checkpoint)
+    values = smooth_cutoffs(cutoffs)
+    if values is None:
+        return {"generate": lambda: GenerateSource(generate_setup, GenerateConfig(threaded=False))}
+    return {f"generate@{v:g}Hz": lambda v=v: GenerateSource(generate_setup, GenerateConfig(smooth_hz=v, threaded=False))
+            for v in values}
 
 
 def evaluate_from_args(args: argparse.Namespace, songs: list[Path], modes: list[str]) -> dict:
@@ -142,10 +173,7 @@ def evaluate_from_args(args: argparse.Namespace, songs: list[Path], modes: list[
             say(f"  graph of half A: {len(graph)} segments")
             factories[mode] = lambda graph=graph: GraphSource(graph, setup.poses, setup.skeleton)
         elif mode == "generate":
-            from motion.generate import GenerateConfig, GenerateSource
-
-            generate_setup = MotionSetup(setup.poses, setup.skeleton, checkpoint=args.dance_checkpoint)
-            factories[mode] = lambda: GenerateSource(generate_setup, GenerateConfig(threaded=False))
+            factories.update(generate_factories(setup, args.dance_checkpoint, args.dance_smooth_hz))
         else:
             factories[mode] = lambda mode=mode: PlayedSource(lambda: MotionPlayer(setup, mode))
     document = evaluate(EvaluationSetup(factories, setup.skeleton, runs, halves), seed=args.seed, progress=say)

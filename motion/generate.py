@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import bisect
-import math
 import functools
 import queue
 import threading
@@ -40,6 +39,7 @@ from motion.cli_options import NO_DANCE_CHECKPOINT
 from motion.ease import slerp
 from motion.frame import MotionFrame, frame_from_quaternions, rest_frame
 from motion.inertialize import DEFAULT_HALFLIFE_S, Blend, capture
+from model.dance_revolution.smoothing import LIVE_CUTOFF_HZ
 
 if TYPE_CHECKING:
     from model.dance_revolution.checkpoint import LoadedModel
@@ -65,9 +65,12 @@ class GenerateConfig:
     Attributes:
         delay_s: seconds the shown dance trails the audio clock: the features' 0.73 s latency plus the work on a
             block of 8 keyframes (measured lag p95 1.1 s on the loaded 2-core CPU,
-            ``bench/bench_dance_revolution_live.py``).
+            ``bench/bench_dance_revolution_live.py``) plus the pose filter's delay (0.3 s at ``smooth_hz`` 0.75).
         halflife_s: half-life (seconds) of the blend when keyframes arrive after a hold.
-        smooth_s: time constant (seconds) of the exponential filter over the keyframes; 0: none.
+        smooth_hz: cutoff (Hz) of the causal low-pass over the model's poses
+            (:class:`model.dance_revolution.smoothing.CausalSmoother`; chosen on the training dances'
+            jerk, :data:`~model.dance_revolution.smoothing.LIVE_CUTOFF_HZ`); its delay (0.30 s at 0.75 Hz) is taken
+            off the keyframes' times, so it uses that much of ``delay_s``; 0: none.
         keep_s: seconds of keyframes kept behind the shown time.
         inbox_chunks: capacity of the worker's chunk queue (oldest dropped when full).
         max_gap_s: a hole in the audio up to this long is filled with silence; a longer one restarts the dance.
@@ -76,9 +79,9 @@ class GenerateConfig:
             that must be exact).
     """
 
-    delay_s: float = 1.2
+    delay_s: float = 1.5
     halflife_s: float = DEFAULT_HALFLIFE_S
-    smooth_s: float = 0.1
+    smooth_hz: float = LIVE_CUTOFF_HZ
     keep_s: float = 4.0
     inbox_chunks: int = 1024
     max_gap_s: float = 2.0
@@ -132,18 +135,21 @@ class ChunkDancer:
         """Import and compile what the first chunk would (librosa, numba, torch), on a second of silence."""
         from model.dance_revolution.stream import AudioDancer
 
-        AudioDancer(self.loaded, self.sample_rate, seed=self.config.seed).push(np.zeros(self.sample_rate, np.float32))
+        self._new_dancer().push(np.zeros(self.sample_rate, np.float32))
+
+    def _new_dancer(self):
+        from model.dance_revolution.stream import AudioDancer
+
+        return AudioDancer(self.loaded, self.sample_rate, seed=self.config.seed, smooth_hz=self.config.smooth_hz)
 
     def feed(self, chunk: Chunk) -> list[MotionFrame]:
         """The keyframes that became final with ``chunk`` (``t_s`` in seconds on the audio clock)."""
-        from model.dance_revolution.stream import AudioDancer
-
         if self._released:
             return []
         samples = chunk.samples
         gap = chunk.start - self._next
         if self._dancer is None or gap > self.config.max_gap_s * self.sample_rate:
-            self._dancer = AudioDancer(self.loaded, self.sample_rate, seed=self.config.seed)
+            self._dancer = self._new_dancer()
             self._origin, gap = chunk.start, 0
         if gap < 0:  # audio already heard: keep only the new part
             samples = samples[-gap:]
@@ -308,19 +314,10 @@ class GenerateSource:
         pending, self._pending = self._pending, []
         return [frame for chunk in pending for frame in feed_timed(self._dancer, chunk, self.stats)]
 
-    def _keyed(self, new: list[MotionFrame]) -> list[tuple[float, np.ndarray, np.ndarray]]:
-        """New keyframes as (t_s, (24, 4) quaternions, (3,) root), smoothed by an exponential filter of time constant
-        ``smooth_s`` (causal: each follows the last stored one; it takes out the model's frame-to-frame jitter)."""
-        keyed = []
-        last = (self._times[-1], self._keys[-1], self._roots[-1]) if self._times else None
-        for frame in new:
-            quats, root = frame.quaternions(), frame.root_m
-            if last is not None and self.config.smooth_s > 0:
-                weight = 1.0 - math.exp(-max(frame.t_s - last[0], 0.0) / self.config.smooth_s)
-                quats, root = slerp(last[1], quats, weight), last[2] + weight * (root - last[2])
-            last = (frame.t_s, quats, root)
-            keyed.append(last)
-        return keyed
+    @staticmethod
+    def _keyed(new: list[MotionFrame]) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """New keyframes as (t_s, (24, 4) quaternions, (3,) root)."""
+        return [(frame.t_s, frame.quaternions(), frame.root_m) for frame in new]
 
     def _store(self, new: list[tuple[float, np.ndarray, np.ndarray]], t_s: float) -> None:
         self.stats.keyframes += len(new)

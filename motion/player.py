@@ -16,7 +16,7 @@ from __future__ import annotations
 import queue
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -133,8 +133,10 @@ def replay_into(source: MotionSource, entries: Iterable[LogEntry], until_s: floa
 def replay_frames(setup: MotionSetup, initial_mode: str, log: list[LogEntry], fps: float, start_s: float,
                   end_s: float) -> list[MotionFrame]:
     """The stream a player starting in ``initial_mode`` shows for ``log``, sampled at ``fps`` frames per second
-    from ``start_s`` to ``end_s`` (seconds) inclusive of the start."""
-    player = MotionPlayer(setup, initial_mode)
+    from ``start_s`` to ``end_s`` (seconds) inclusive of the start. Modes are built for an offline replay
+    (``MotionSetup.live`` False: a model runs inline, so the stream is what it generates frame by frame, not what a
+    worker thread had ready in time)."""
+    player = MotionPlayer(replace(setup, live=False), initial_mode)
     entries = sorted(log, key=lambda entry: entry[0])
     frames, i = [], 0
     for t in start_s + np.arange(int(np.floor((end_s - start_s) * fps)) + 1) / fps:

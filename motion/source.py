@@ -51,12 +51,14 @@ class MotionSource(Protocol):
 @dataclass(frozen=True)
 class MotionSetup:
     """What every mode is built from: the bank's poses (N, 24, 3) axis-angle radians, the performer's skeleton and
-    betas (10,), and a model checkpoint for modes that need one (None: none given)."""
+    betas (10,), and a model checkpoint for modes that need one (None: none given). ``live`` False: an offline
+    replay (an export) that must be exact, so a mode that runs a model on a worker thread runs it inline instead."""
 
     poses: np.ndarray
     skeleton: Skeleton
     betas: np.ndarray = field(default_factory=lambda: np.zeros(NUM_BETAS, np.float32))
     checkpoint: Path | None = None
+    live: bool = True
 
 
 def _ease(setup: MotionSetup) -> MotionSource:
@@ -79,9 +81,9 @@ def _graph(setup: MotionSetup) -> MotionSource:
 
 
 def _generate(setup: MotionSetup) -> MotionSource:
-    from motion.generate import GenerateSource
+    from motion.generate import GenerateConfig, GenerateSource
 
-    return GenerateSource(setup)
+    return GenerateSource(setup, GenerateConfig(threaded=setup.live))
 
 
 MOTION_MODES: dict[str, Callable[[MotionSetup], MotionSource]] = {"ease": _ease, "groove": _groove,

@@ -68,6 +68,10 @@ def test_generate_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys) -> 
     err = capsys.readouterr().err
     assert "not a Dance Revolution v2 checkpoint" in err and "'module.encoder.gru.weight'" in err
     assert not (tmp_path / "o2").exists()
+    assert main(["generate", str(song), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "o3"),
+                 "--smooth-hz", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "--smooth-hz" in err and "\n" not in err and not (tmp_path / "o3").exists()
 
 
 def test_long_music_uses_overlapping_encoder_windows_and_one_unbroken_decoder() -> None:
@@ -199,3 +203,12 @@ def test_generate_with_a_3d_model_writes_a_bvh_that_reads_back_to_the_npz_poses(
     assert angle.magnitude().max() < 1e-4
     np.testing.assert_allclose(root, skeleton_of(load_body()).rest_joints[0] + arrays["transl"], atol=1e-5)
     assert "Frame Time: 0.03333333" in (out / "dance.bvh").read_text()
+    raw = tmp_path / "raw"
+    assert main(["generate", str(song), "--checkpoint", str(checkpoint), "--out", str(raw), "--no-video",
+                 "--smooth-hz", "0"]) == 0
+    from model.dance_revolution.smoothing import OFFLINE_CUTOFF_HZ, smooth_offline
+
+    raw_poses = np.load(raw / "dance.npz")["poses_15fps"]
+    assert float(arrays["smooth_hz"]) == OFFLINE_CUTOFF_HZ and float(np.load(raw / "dance.npz")["smooth_hz"]) == 0
+    np.testing.assert_allclose(arrays["poses_15fps"], smooth_offline(raw_poses, 15.0, OFFLINE_CUTOFF_HZ), atol=1e-5)
+    assert np.abs(np.diff(arrays["poses_15fps"], 3, axis=0)).mean() < 0.2 * np.abs(np.diff(raw_poses, 3, axis=0)).mean()

@@ -86,7 +86,7 @@ def test_live_keyframes_in_any_chunking_equal_whole_sequence_generation() -> Non
 def test_chunk_dancer_puts_keyframes_on_the_audio_clock_and_fills_holes(live_checkpoint) -> None:
     from motion.generate import load_live_model
 
-    loaded, config = load_live_model(live_checkpoint), GenerateConfig(threaded=False)
+    loaded, config = load_live_model(live_checkpoint), GenerateConfig(smooth_hz=0.0, threaded=False)
     audio = music(4.0)
     whole = [f for c in [Chunk(48_000, audio)] for f in ChunkDancer(loaded, RATE, config).feed(c)]
     dancer = ChunkDancer(loaded, RATE, config)
@@ -127,10 +127,60 @@ def test_source_dances_continuously_on_the_audio_clock(live_checkpoint) -> None:
     assert all(f.t_s == pytest.approx(i / 30) for i, f in enumerate(frames))
     assert np.median(joint_speeds(frames)[30:].max(1)) > 0.05  # the body dances once the first keyframes are due
     assert source.frame_at(3.0).body_pose.tobytes() == source.frame_at(3.0).body_pose.tobytes()  # a pure read
-    raw = run_source(GenerateSource(setup_with(live_checkpoint), GenerateConfig(smooth_s=0.0, threaded=False)),
+    raw = run_source(GenerateSource(setup_with(live_checkpoint), GenerateConfig(smooth_hz=0.0, threaded=False)),
                      music(6.0))
     accel, raw_accel = (np.abs(np.diff(joint_speeds(f)[45:], axis=0)).mean() for f in (frames, raw))
-    assert accel < 0.8 * raw_accel  # the keyframe filter takes out the model's frame-to-frame jitter
+    assert accel < 0.8 * raw_accel  # the pose filter takes out the model's frame-to-frame jitter
+
+
+def keyframes_of(loaded, audio: np.ndarray, smooth_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A direct :class:`AudioDancer` run on ``audio`` pushed in :func:`chunks`: keyframe times (K,) seconds,
+    rotations (K, 24, 3) axis-angle and roots (K, 3)."""
+    dancer = AudioDancer(loaded, RATE, smooth_hz=smooth_hz)
+    frames = [f for chunk in chunks(audio) for f in dancer.push(chunk.samples)]
+    return (np.array([f.t_s for f in frames]), np.stack([f.rotvecs() for f in frames]),
+            np.stack([f.root_m for f in frames]))
+
+
+def test_export_of_the_generate_mode_is_exactly_what_the_model_generates(live_checkpoint, tmp_path) -> None:
+    from scipy.spatial.transform import Slerp
+
+    from motion.export import export_log
+    from motion.generate import load_live_model
+
+    audio, config = music(6.0), GenerateConfig()
+    log = [(chunk.end / RATE, chunk) for chunk in chunks(audio)]  # as the session logs the audio it posts
+    started = time.perf_counter()
+    count = export_log(tmp_path / "dance.npz", setup_with(live_checkpoint), "generate", log, 6.0)
+    assert time.perf_counter() - started < 120  # a replay does not wait for the audio clock
+    times, rotations, roots = keyframes_of(load_live_model(live_checkpoint), audio, config.smooth_hz)
+    with np.load(tmp_path / "dance.npz") as exported:
+        shown_t = exported["t_s"] - config.delay_s
+        inside = (shown_t >= times[0] + 1.0) & (shown_t <= times[-1])  # after the blend in from rest (8 half-lives)
+        pose, root = exported["pose"].reshape(-1, 24, 3)[inside], exported["root"][inside]
+    expected = np.stack([Slerp(times, Rotation.from_rotvec(rotations[:, j]))(shown_t[inside]).as_rotvec()
+                         for j in range(24)], axis=1)
+    assert count == 181 and inside.sum() > 60
+    assert geodesic(pose, expected).max() < 1e-4
+    np.testing.assert_allclose(root, np.stack([np.interp(shown_t[inside], times, roots[:, a]) for a in range(3)], 1),
+                               atol=1e-5)
+    assert np.ptp(pose, axis=0).max() > 0.05  # it dances: not the rest pose a lagging worker would have left
+
+
+def test_live_filter_is_the_offline_filter_run_causally_and_its_delay_is_taken_off_the_times(live_checkpoint) -> None:
+    from model.dance_revolution.smoothing import CausalSmoother, smooth_offline
+    from motion.generate import load_live_model
+
+    loaded, audio = load_live_model(live_checkpoint), music(7.0)
+    raw_t, raw, _ = keyframes_of(loaded, audio, 0.0)
+    times, smooth, _ = keyframes_of(loaded, audio, 1.0)
+    delay = CausalSmoother(1.0, 15).delay_s
+    assert delay == pytest.approx(0.225, abs=0.01)  # sqrt(2) / (2 pi f): a 2nd-order Butterworth at 0 Hz
+    np.testing.assert_allclose(times, raw_t - delay)
+    step = lambda r: np.median(geodesic(r[1:], r[:-1]))  # noqa: E731
+    assert step(smooth) < 0.5 * step(raw)
+    ramp = np.linspace(0, 1, 90)[:, None] * np.ones((1, 5))
+    assert np.abs(smooth_offline(ramp, 15.0, 1.0) - ramp)[15:-15].max() < 1e-4  # zero phase: a line is not delayed
 
 
 class SmoothDancer:
@@ -160,9 +210,9 @@ def test_source_blends_in_with_bounded_acceleration_after_falling_behind(monkeyp
     monkeypatch.setattr(motion.generate, "ChunkDancer", SmoothDancer)
     setup, audio = setup_with(live_checkpoint), music(8.0)
     shown = {}
-    for name, config, hold in [("steady", GenerateConfig(delay_s=0.9, smooth_s=0.0, threaded=False), None),
-                               ("behind", GenerateConfig(delay_s=0.9, smooth_s=0.0, threaded=False), (4.0, 5.5)),
-                               ("snapped", GenerateConfig(delay_s=0.9, smooth_s=0.0, threaded=False, halflife_s=1e-6),
+    for name, config, hold in [("steady", GenerateConfig(delay_s=0.9, smooth_hz=0.0, threaded=False), None),
+                               ("behind", GenerateConfig(delay_s=0.9, smooth_hz=0.0, threaded=False), (4.0, 5.5)),
+                               ("snapped", GenerateConfig(delay_s=0.9, smooth_hz=0.0, threaded=False, halflife_s=1e-6),
                                 (4.0, 5.5))]:
         source = GenerateSource(setup, config)
         frames = run_source(source, audio, hold)
@@ -215,3 +265,19 @@ def test_generate_without_a_usable_checkpoint_is_one_line(tmp_path, live_checkpo
             check_motion_options(argparse.Namespace(**args))
         assert "\n" not in str(err.value)
     check_motion_options(argparse.Namespace(motion="generate", dance_checkpoint=live_checkpoint))
+
+
+def test_evaluate_dance_scores_one_generate_row_per_filter_cutoff(live_checkpoint) -> None:
+    from motion.cli import generate_factories, smooth_cutoffs
+
+    assert smooth_cutoffs(None) is None and smooth_cutoffs("0, 0.75") == [0.0, 0.75]
+    for bad in ("7.5", "-1", "fast", ","):
+        with pytest.raises(InputError, match="--dance-smooth-hz"):
+            smooth_cutoffs(bad)
+    setup = setup_with(live_checkpoint)
+    rows = generate_factories(setup, live_checkpoint, "0,0.75")
+    assert list(rows) == ["generate@0Hz", "generate@0.75Hz"]
+    sources = [make() for make in rows.values()]
+    assert [s.config.smooth_hz for s in sources] == [0.0, 0.75] and not any(s.config.threaded for s in sources)
+    (default,) = generate_factories(setup, live_checkpoint, None).values()
+    assert default().config == GenerateConfig(threaded=False)

@@ -117,6 +117,10 @@ def add_generate(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--seed", type=int, default=0, help="seed of the initial LSTM states (default 0)")
     generate.add_argument("--window-rows", type=int, default=None,
                           help="encoder window in 15-fps rows (default and maximum: the positional table)")
+    generate.add_argument("--smooth-hz", type=float, default=None,
+                          help="cutoff (Hz) of the zero-phase low-pass over the generated 15-fps poses; 0: the "
+                               "model's raw output (default: 1 Hz for 3D models, measured on the training dances' "
+                               "jerk; none for 2D, as the reference)")
     generate.add_argument("--no-video", action="store_true", help="write dance.npz only")
     generate.add_argument("--video-size", type=int, default=512, help="3D video width and height (default 512)")
     generate.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
@@ -137,10 +141,14 @@ def run_generate(args: argparse.Namespace) -> int:
 
     if args.video_size < 16 or args.video_size % 2:
         raise InputError(None, f"--video-size must be an even number of pixels >= 16, got {args.video_size}")
+    if args.smooth_hz is not None and not 0 <= args.smooth_hz < 7.5:
+        raise InputError(None, f"--smooth-hz must be 0 (none) or below 7.5 Hz (half the 15-fps rate), "
+                               f"got {args.smooth_hz}")
     check_output_folder(args.out, GENERATE_OUTPUT)
     loaded = load_dance_model(args.checkpoint, device=pick_device(args.device))
     song = load_song(args.song, sample_rate=FEATURE_RATE, min_samples=1)
-    dance = dance_for_song(loaded, song.samples, args.song, seed=args.seed, window_rows=args.window_rows)
+    dance = dance_for_song(loaded, song.samples, args.song, seed=args.seed, window_rows=args.window_rows,
+                           smooth_hz=args.smooth_hz)
     arrays = dance_arrays(dance)
     with staged_folder(args.out, GENERATE_OUTPUT) as out:
         np.savez(out / "dance.npz", **arrays)

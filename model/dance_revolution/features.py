@@ -118,11 +118,14 @@ class StreamConfig:
         context_frames: rows of past audio analysed with each block (covers HPSS's 15 rows and the CQT's long
             filters). Defaults: the cheapest measured setting that keeps up on the loaded 2-core CPU (HPSS and the CQT
             cost per block, so larger blocks cost less per row); latency 0.73 s.
+        beat_backend: the :class:`live.beat_tracker.OnlineBeatTracker` back end of the beat column: ``cumscore``, the
+            one the figures in ``docs/DANCE_REVOLUTION.md`` were measured with (and weight-free), by default.
     """
 
     lookahead_frames: int = 4
     block_frames: int = 16
     context_frames: int = 32
+    beat_backend: str = "cumscore"
 
 
 @dataclass
@@ -154,10 +157,10 @@ class StreamingFeatures:
 
     def reset(self) -> None:
         """Forget the stream (audio, loudness reference, onset history, beats)."""
-        from live.beat_tracker import OnlineBeatTracker
+        from live.beat_tracker import BeatTrackerConfig, OnlineBeatTracker
 
         self._state = _StreamState()
-        self._beats = OnlineBeatTracker(FEATURE_RATE)
+        self._beats = OnlineBeatTracker(FEATURE_RATE, BeatTrackerConfig(backend=self.config.beat_backend))
 
     @property
     def latency_s(self) -> float:

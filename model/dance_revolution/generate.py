@@ -2,7 +2,9 @@
 
 Steps: song at 15,360 Hz -> 438-d features at 30 rows/s (:func:`song_features`) -> the even rows (the reference's
 ``_0`` stream, 15 per second) -> the model's stored normalisation -> autoregressive generation from BOS and N(0, 1)
-LSTM states (seeded) -> 15 -> 30 fps (2D: the reference's midpoints; 3D: slerp) -> npz + MP4 with the song's audio.
+LSTM states (seeded) -> for 3D models, a zero-phase low-pass over the 15-fps poses (:mod:`smoothing`, default
+:data:`~model.dance_revolution.smoothing.OFFLINE_CUTOFF_HZ`; 2D output stays the reference's) -> 15 -> 30 fps (2D: the
+reference's midpoints; 3D: slerp) -> npz + MP4 with the song's audio.
 
 Long songs (more rows than the positional table, or than ``window_rows``): the decoder runs on without a break (its
 LSTM state and previous pose carry over), while the encoder runs on overlapping windows of ``window_rows`` rows with
@@ -27,15 +29,18 @@ from model.dance_revolution.network import DanceRevolution
 MIN_SONG_ROWS: int = TEMPOGRAM_WINDOW
 """Shortest song in 30-fps feature rows (one tempogram window, 12.8 s): shorter songs' features are mostly padding."""
 OUTPUT_FPS: int = 30
+MODEL_FPS: int = 15
 
 
 @dataclass(frozen=True)
 class GeneratedDance:
-    """A generated dance. ``poses`` (T, P) model form at 15 fps; ``music`` (T, 438) the raw rows it was made from."""
+    """A generated dance. ``poses`` (T, P) model form at 15 fps (smoothed at ``smooth_hz``, 0: the model's raw
+    output); ``music`` (T, 438) the raw rows it was made from."""
 
     poses: np.ndarray
     music: np.ndarray
     pose_kind: str
+    smooth_hz: float = 0.0
 
 
 def even_rows(features: np.ndarray) -> np.ndarray:
@@ -79,9 +84,17 @@ def generate_rows(loaded: LoadedModel, rows: np.ndarray, *, seed: int = 0, windo
     return torch.cat(outputs).cpu().numpy()
 
 
+def default_smooth_hz(pose_kind: str) -> float:
+    """The cutoff (Hz) ``generate`` smooths with by default: 3D models ``OFFLINE_CUTOFF_HZ``, 2D none (as the
+    reference)."""
+    from model.dance_revolution.smoothing import OFFLINE_CUTOFF_HZ
+
+    return OFFLINE_CUTOFF_HZ if pose_kind == "smpl6d" else 0.0
+
+
 def dance_for_song(loaded: LoadedModel, samples: np.ndarray, path: Path, *, seed: int = 0,
-                   window_rows: int | None = None) -> GeneratedDance:
-    """Generate for a decoded song (mono float32 at 15,360 Hz).
+                   window_rows: int | None = None, smooth_hz: float | None = None) -> GeneratedDance:
+    """Generate for a decoded song (mono float32 at 15,360 Hz); ``smooth_hz`` None: :func:`default_smooth_hz`.
 
     Raises:
         InputError: the song is shorter than :data:`MIN_SONG_ROWS` rows, or the model takes another feature width.
@@ -94,19 +107,25 @@ def dance_for_song(loaded: LoadedModel, samples: np.ndarray, path: Path, *, seed
     if feature_rows(len(samples)) < MIN_SONG_ROWS:
         raise InputError(path, f"is {len(samples) / FEATURE_RATE:.1f} s long; at least {MIN_SONG_ROWS / 30:.1f} s "
                                f"(one tempogram window) is needed")
+    from model.dance_revolution.smoothing import smooth_offline
+
+    kind = loaded.network.config.pose_kind
+    smooth_hz = default_smooth_hz(kind) if smooth_hz is None else smooth_hz
     rows = even_rows(song_features(samples))
-    poses = generate_rows(loaded, rows, seed=seed, window_rows=window_rows)
-    return GeneratedDance(poses, rows.astype(np.float32), loaded.network.config.pose_kind)
+    poses = smooth_offline(generate_rows(loaded, rows, seed=seed, window_rows=window_rows), MODEL_FPS, smooth_hz)
+    return GeneratedDance(poses, rows.astype(np.float32), kind, smooth_hz)
 
 
 def dance_arrays(dance: GeneratedDance) -> dict[str, np.ndarray]:
     """What the npz holds. 2D: ``keypoints`` (2T, 25, 3) absolute [-1, 1] x, y + score and ``keypoints_px`` on the
     1280 x 720 canvas; 3D: ``pose`` (2T, 72) axis-angle radians and ``transl`` (2T, 3) metres. Both: ``fps`` (30),
-    ``poses_15fps`` (T, P) model form, ``music_15fps`` (T, 438) raw features."""
+    ``poses_15fps`` (T, P) model form (smoothed), ``music_15fps`` (T, 438) raw features, ``smooth_hz`` (the cutoff,
+    0: none)."""
     from model.dance_revolution.poses import (double_rate_2d, double_rate_smpl, keypoints_from_model, to_pixels,
                                               vector_to_smpl)
 
-    arrays = {"fps": np.array(OUTPUT_FPS), "poses_15fps": dance.poses, "music_15fps": dance.music}
+    arrays = {"fps": np.array(OUTPUT_FPS), "poses_15fps": dance.poses, "music_15fps": dance.music,
+              "smooth_hz": np.array(dance.smooth_hz)}
     if dance.pose_kind == "openpose2d":
         keypoints = double_rate_2d(keypoints_from_model(dance.poses))
         return {**arrays, "keypoints": keypoints, "keypoints_px": to_pixels(keypoints).astype(np.float32)}

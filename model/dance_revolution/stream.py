@@ -84,23 +84,32 @@ class AudioDancer:
     :class:`motion.frame.MotionFrame` keyframes that became final, oldest first; a keyframe's ``t_s`` is where its
     feature row is centred, in seconds from the first sample pushed (row ``r`` at ``r / 30`` s). Pushing the same
     audio in any block sizes gives the same keyframes (tested), equal to :func:`generate_rows` over the same rows.
+
+    ``smooth_hz`` > 0: the model's poses (model form, before they become rotations) go through a causal low-pass
+    (:class:`model.dance_revolution.smoothing.CausalSmoother`) and each keyframe's ``t_s`` is moved back by the
+    filter's delay, so the smoothed motion stays on the music (a keyframe is then ready that much later).
     """
 
     def __init__(self, loaded: LoadedModel, input_rate: int, stream: StreamConfig = StreamConfig(),
-                 seed: int = 0) -> None:
+                 seed: int = 0, smooth_hz: float = 0.0) -> None:
         import soxr
+
+        from model.dance_revolution.smoothing import CausalSmoother
 
         if loaded.network.config.pose_kind != "smpl6d":
             raise ValueError("live frames need a 3D (smpl6d) model")
         self.generator = StreamingDanceGenerator(loaded, seed)
         self.features = StreamingFeatures(stream)
+        self.smoother = CausalSmoother(smooth_hz, MODEL_FPS) if smooth_hz > 0 else None
+        self._shift_s = 0.0 if self.smoother is None else self.smoother.delay_s
         self._resampler = soxr.ResampleStream(input_rate, FEATURE_RATE, 1, dtype="float32", quality="HQ")
         self._row = 0
 
     @property
     def latency_s(self) -> float:
-        """Worst-case seconds between a row's centre being heard and its keyframe existing (steps not counted)."""
-        return self.features.latency_s
+        """Worst-case seconds between a row's centre being heard and its keyframe existing (steps not counted): the
+        features' latency plus the smoothing filter's delay."""
+        return self.features.latency_s + self._shift_s
 
     def push(self, samples: np.ndarray) -> list:
         """Consume audio at ``input_rate``; return the new keyframes (``MotionFrame``, 15 per second of audio)."""
@@ -111,7 +120,10 @@ class AudioDancer:
         frames = []
         for row in self.features.push(resampled):
             if self._row % 2 == 0:
-                pose, transl = vector_to_smpl(self.generator.step_vector(row)[None])
-                frames.append(frame_from_rotvecs(self._row / FEATURE_FPS, pose.reshape(24, 3), transl[0]))
+                vector = self.generator.step_vector(row)
+                vector = vector if self.smoother is None else self.smoother.push(vector)
+                pose, transl = vector_to_smpl(vector[None])
+                frames.append(frame_from_rotvecs(self._row / FEATURE_FPS - self._shift_s, pose.reshape(24, 3),
+                                                 transl[0]))
             self._row += 1
         return frames
