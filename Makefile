@@ -14,13 +14,17 @@ APT_PACKAGES := libportaudio2 libosmesa6 libegl1 libegl-mesa0 libgl1 libgl1-mesa
 APT_TEST_PACKAGES := pulseaudio pulseaudio-utils libasound2-plugins xvfb xauth x11-apps imagemagick
 # Only needed to rebuild the bundled assets from their sources (tools/*.py).
 APT_ASSET_SOURCES := assimp-testmodels fluidsynth fluid-soundfont-gm openttd-openmsx
+# Only needed to regenerate the beat tracker's training data and weights (make train-beats).
+APT_BEAT_DATA := fluidsynth mma fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont \
+	fretsonfire-songs-muldjord fretsonfire-songs-sectoid
+BEAT_DATA := out/beat_data
 THUMBS_STAMP := assets/bank/images/.stamp
 GRAPH_STAMP := assets/graph/graph.json
 TEST_EXTRAS_STAMP := $(VENV)/.stamp-test-extras
 SONG ?=
 OUT ?=
 
-.PHONY: run retrieve test setup system bench assets-sources clean graph
+.PHONY: run retrieve test setup system bench assets-sources clean graph train-beats
 
 # The main job: the live visualizer (a window with a display; here, the demo song played as live, recorded to out/live).
 run: setup $(THUMBS_STAMP) $(GRAPH_STAMP)
@@ -35,6 +39,15 @@ test: setup $(THUMBS_STAMP) $(GRAPH_STAMP) $(TEST_EXTRAS_STAMP)
 	$(PY) -m pytest -q
 
 setup: system $(DEPS_STAMP)
+
+# The learned beat tracker, from scratch: generate its training data (MIDI grooves, corpus pieces and drum patterns
+# rendered with fluidsynth, Fret's on Fire recordings, augmented) into out/beat_data, then train and export the
+# weights to assets/beats/beat_activation.npz (about an hour on 2 cores; see the README).
+train-beats: APT_PACKAGES += $(APT_BEAT_DATA)
+train-beats: setup
+	$(PY) -m pip install -q -e '.[dev,beats-train]'
+	$(PY) tools/make_beat_data.py --out $(BEAT_DATA)
+	$(PY) tools/train_beats.py --data $(BEAT_DATA) --out assets/beats/beat_activation.npz
 
 # Install missing Debian packages when root; otherwise print the exact command and stop.
 system:

@@ -1,16 +1,18 @@
-"""Online (causal) beat tracking of live audio: beats, tempo and phase, as the audio arrives.
+"""Online (causal) beat tracking of live audio: beats, downbeats, tempo and phase, as the audio arrives.
 
 Feed :class:`OnlineBeatTracker` blocks of mono float32 samples in order; each call to ``process`` returns the beats
 that became due in that block, as :class:`BeatEvent` on the audio clock (seconds = samples consumed / rate). Between
 beats, ``tempo_bpm``, ``period_s``, ``next_beat_s`` and ``positions_between`` predict the beat grid (and its 8th/16th
-subdivisions) from the current tempo and phase, without waiting for the next beat.
+subdivisions) from the current tempo and phase, without waiting for the next beat; ``beats_per_bar`` is the metre. The
+tracker frames arbitrary blocks into hops and gates silence; a back end turns hops into beats
+(``BeatTrackerConfig.backend``):
 
-Two back ends (``BeatTrackerConfig.backend``):
-
-- ``'aubio'``: ``aubio.tempo`` as it is (Davies & Plumbley's context-dependent tracker); its beats are passed on with
-  the time it gives (``get_last_s``), reported at the end of the hop in which it fires.
-- ``'cumscore'`` (default): a predict-and-correct tracker in the style of BTrack (Stark, Davies & Plumbley 2009),
-  the real-time successor of the method inside aubio, on an onset function from :mod:`live.onsets`:
+- ``'learned'`` (default): a learned causal activation network (:class:`live.beat_activation.BeatActivation`, beat
+  and downbeat probabilities per 10 ms frame) decoded by a forward bar-pointer HMM
+  (:class:`live.beat_decoder.BeatDecoder`: tempo 55-215 BPM, metres 2, 3, 4 and 5): beats with their position in the
+  bar, reported in the frame they fall in. :class:`OnlineBeatTracker` can be given its own activation and decoder.
+- ``'cumscore'``: the fallback DSP tracker, in the style of BTrack (Stark, Davies & Plumbley 2009), the real-time
+  successor of the method inside aubio, on an onset function from :mod:`live.onsets`:
 
   * a *cumulative beat score* ``C[n] = (1 - a) O[n] + a max_v W(v) C[n - v]``, ``v`` in [P/2, 2P] frames, with a
     log-Gaussian ``W`` around the beat period ``P`` (``a = 0.9``, tightness 5: BTrack's published values);
@@ -24,21 +26,30 @@ Two back ends (``BeatTrackerConfig.backend``):
     optional Gaussian around the current tempo (continuity) was measured and is off: it keeps a wrong early
     estimate (bench/bench_beats.py).
 
-Beats are suppressed while the input has been digitally silent (below ``silence_db``) for over ``silence_hold_s``.
-Downbeats are not estimated (``BeatEvent.is_downbeat`` is None).
+  Downbeats are not estimated (``BeatEvent.is_downbeat`` is None).
+- ``'aubio'``: ``aubio.tempo`` as it is (Davies & Plumbley's context-dependent tracker); its beats are passed on with
+  the time it gives (``get_last_s``), reported at the end of the hop in which it fires. aubio is imported only here.
+
+Beats are suppressed until the input is first louder than ``silence_db``, and while it has been digitally silent for
+over ``silence_hold_s``; at that moment the back end is reset, so the music that follows is tracked afresh.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
-import aubio
 import numpy as np
 
-from live.onsets import frame_sizes, make_onset_function
+from live.beat_decoder import BeatDecoder, BeatDecoderConfig, BeatEvent
 
+__all__ = ["BACKENDS", "BeatEvent", "BeatTrackerConfig", "OnlineBeatTracker"]
+
+BACKENDS: tuple[str, ...] = ("learned", "cumscore", "aubio")
+"""The tracking back ends, the default first."""
 SCORE_ALPHA: float = 0.9
 """Weight of the past in the cumulative beat score (BTrack's value)."""
 SCORE_TIGHTNESS: float = 5.0
@@ -52,45 +63,31 @@ DETREND_S: float = 0.15
 
 
 @dataclass(frozen=True)
-class BeatEvent:
-    """One beat, as reported online.
-
-    Attributes:
-        time_s: the beat time in seconds on the audio clock (samples since the first block / sample rate).
-        reported_s: the audio clock in seconds when the beat was reported (end of the block being processed).
-        tempo_bpm: the tempo estimate when it was reported, in beats per minute.
-        confidence: 0..1, how clearly the tempo stands out (aubio's own confidence for the aubio back end).
-        is_downbeat: None: downbeats are not estimated.
-    """
-
-    time_s: float
-    reported_s: float
-    tempo_bpm: float
-    confidence: float
-    is_downbeat: bool | None = None
-
-
-@dataclass(frozen=True)
 class BeatTrackerConfig:
-    """Settings of :class:`OnlineBeatTracker` (the defaults are the measured best, see bench/bench_beats.py).
+    """Settings of :class:`OnlineBeatTracker` (see bench/bench_beats.py for the measurements behind the defaults).
 
     Attributes:
-        backend: ``'cumscore'`` (BTrack-style predict-and-correct) or ``'aubio'`` (``aubio.tempo`` as it is).
-        onset: onset function, ``'logflux'`` or an aubio descriptor (``'specflux'``, ``'hfc'``, ``'complex'``,
-            ``'energy'``, ...; for the aubio back end also ``'default'``).
-        window_s: FFT window in seconds, rounded to a power of two of samples; the hop is a quarter of it.
-        min_bpm: lower end of the tempo octave searched, in BPM (the upper end is twice this).
-        prior_bpm: centre of the log-normal tempo prior, in BPM.
-        prior_octaves: standard deviation of that prior in octaves (1.0: librosa's prior); None for a flat prior.
-        tempo_change_octaves: standard deviation in octaves of a Gaussian around the current tempo that weights the
-            next estimate (continuity); None to take each estimate on its own.
-        history_s: seconds of onset function the tempo is estimated from.
-        warmup_s: seconds of audio before the first tempo estimate (no beats before).
+        backend: ``'learned'`` (activation network + bar-pointer decoder), ``'cumscore'`` (BTrack-style
+            predict-and-correct) or ``'aubio'`` (``aubio.tempo`` as it is).
+        weights: the learned back end's activation weights (``.npz``); None for the bundled ones.
+        decoder: the learned back end's decoder settings.
+        onset: cumscore/aubio onset function, ``'logflux'`` or an aubio descriptor (``'specflux'``, ``'hfc'``,
+            ``'complex'``, ``'energy'``, ...; for the aubio back end also ``'default'``).
+        window_s: cumscore/aubio FFT window in seconds, rounded to a power of two of samples; the hop is a quarter.
+        min_bpm: cumscore: lower end of the tempo octave searched, in BPM (the upper end is twice this).
+        prior_bpm: cumscore: centre of the log-normal tempo prior, in BPM.
+        prior_octaves: cumscore: standard deviation of that prior in octaves (1.0: librosa's); None for a flat prior.
+        tempo_change_octaves: cumscore: standard deviation in octaves of a Gaussian around the current tempo that
+            weights the next estimate (continuity); None to take each estimate on its own.
+        history_s: cumscore: seconds of onset function the tempo is estimated from.
+        warmup_s: cumscore: seconds of audio before the first tempo estimate (no beats before).
         silence_db: hops quieter than this RMS level (dB re full scale) count as silence.
-        silence_hold_s: beats stop after this many seconds of continuous silence.
+        silence_hold_s: beats stop, and the back end is reset, after this many seconds of continuous silence.
     """
 
     backend: str = "cumscore"
+    weights: Path | None = None
+    decoder: BeatDecoderConfig = field(default_factory=BeatDecoderConfig)
     onset: str = "logflux"
     window_s: float = 0.046
     min_bpm: float = 80.0
@@ -103,13 +100,29 @@ class BeatTrackerConfig:
     silence_hold_s: float = 2.0
 
 
+class Activation(Protocol):
+    """A causal frame-wise beat activation (:class:`live.beat_activation.BeatActivation` is one)."""
+
+    hop: int
+    frame_rate: float
+
+    def __call__(self, hop_samples: np.ndarray) -> np.ndarray:
+        """The next hop (float32 (hop,)) -> (2,) [P(beat, not downbeat), P(downbeat)] of its frame."""
+
+    def reset(self) -> None:
+        """Back to the start of a stream."""
+
+
 class _Backend(Protocol):
     """What :class:`OnlineBeatTracker` needs from a tracking back end, fed one hop at a time."""
 
     hop: int
 
-    def step(self, hop_samples: np.ndarray) -> float | None:
-        """Process the next hop; return the time in seconds of a beat that became due in it, else None."""
+    def step(self, hop_samples: np.ndarray) -> BeatEvent | None:
+        """Process the next hop; return the beat that became due in it, else None (the tracker sets ``reported_s``)."""
+
+    def reset(self) -> None:
+        """Back to the state of a new stream."""
 
     @property
     def period_s(self) -> float | None:
@@ -123,16 +136,75 @@ class _Backend(Protocol):
     def confidence(self) -> float:
         """0..1."""
 
+    @property
+    def beats_per_bar(self) -> int | None:
+        """Beats per bar of the current metre; None where bars are not estimated."""
+
+
+def _plain_beat(time_s: float, period_s: float | None, confidence: float) -> BeatEvent:
+    """A beat at ``time_s`` seconds without bar information (cumscore and aubio back ends); the tracker sets
+    ``reported_s``."""
+    return BeatEvent(time_s, time_s, 60.0 / period_s if period_s else 0.0, confidence)
+
+
+class _LearnedBackend:
+    """An activation network and a bar-pointer decoder; frame ``k`` is timed at its hop's start, ``k / frame_rate`` s
+    (the activation's training targets put a beat at ``t`` on frame ``round(t * frame_rate)``)."""
+
+    def __init__(self, activation: Activation, decoder: BeatDecoder) -> None:
+        self.hop = activation.hop
+        self._activation = activation
+        self._decoder = decoder
+        self._frame = 0
+
+    def reset(self) -> None:
+        self._activation.reset()
+        self._decoder.reset()
+        self._frame = 0
+
+    def step(self, hop_samples: np.ndarray) -> BeatEvent | None:
+        t_s = self._frame / self._activation.frame_rate
+        self._frame += 1
+        return self._decoder.step(self._activation(hop_samples), t_s)
+
+    @property
+    def period_s(self) -> float | None:
+        return self._decoder.period_s
+
+    @property
+    def pending_beat_s(self) -> float | None:
+        return self._decoder.next_beat_s
+
+    @property
+    def confidence(self) -> float:
+        return self._decoder.confidence
+
+    @property
+    def beats_per_bar(self) -> int | None:
+        return self._decoder.beats_per_bar
+
 
 class _AubioBackend:
     """``aubio.tempo`` fed hop by hop; its beat times (``get_last_s``) are on the same clock as ours."""
 
     def __init__(self, sample_rate: int, config: BeatTrackerConfig) -> None:
-        win, self.hop = frame_sizes(sample_rate, config.window_s)
-        self._tempo = aubio.tempo(config.onset, win, self.hop, sample_rate)
+        from live.onsets import frame_sizes
 
-    def step(self, hop_samples: np.ndarray) -> float | None:
-        return float(self._tempo.get_last_s()) if self._tempo(hop_samples)[0] else None
+        self._window, self.hop = frame_sizes(sample_rate, config.window_s)
+        self._rate = sample_rate
+        self._onset = config.onset
+        self.reset()
+
+    def reset(self) -> None:
+        import aubio
+
+        self._tempo = aubio.tempo(self._onset, self._window, self.hop, self._rate)
+
+    def step(self, hop_samples: np.ndarray) -> BeatEvent | None:
+        if not self._tempo(hop_samples)[0]:
+            return None
+        beat_s = float(self._tempo.get_last_s())
+        return _plain_beat(beat_s, self.period_s, self.confidence)
 
     @property
     def period_s(self) -> float | None:
@@ -146,6 +218,10 @@ class _AubioBackend:
     @property
     def confidence(self) -> float:
         return float(np.clip(self._tempo.get_confidence(), 0.0, 1.0))
+
+    @property
+    def beats_per_bar(self) -> int | None:
+        return None
 
 
 class _TempoEstimator:
@@ -211,10 +287,19 @@ class _CumulativeScoreBackend:
     """
 
     def __init__(self, sample_rate: int, config: BeatTrackerConfig) -> None:
-        win, self.hop = frame_sizes(sample_rate, config.window_s)
+        from live.onsets import frame_sizes
+
+        self._window, self.hop = frame_sizes(sample_rate, config.window_s)
         self._rate = sample_rate
-        self._onset = make_onset_function(config.onset, sample_rate, win, self.hop)
+        self._config = config
         self._frame_rate = sample_rate / self.hop
+        self.reset()
+
+    def reset(self) -> None:
+        from live.onsets import make_onset_function
+
+        config = self._config
+        self._onset = make_onset_function(config.onset, self._rate, self._window, self.hop)
         history = round(config.history_s * self._frame_rate)
         self._odf = np.zeros(history)
         self._score = np.zeros(history)
@@ -242,7 +327,11 @@ class _CumulativeScoreBackend:
     def confidence(self) -> float:
         return self._tempo.confidence
 
-    def step(self, hop_samples: np.ndarray) -> float | None:
+    @property
+    def beats_per_bar(self) -> int | None:
+        return None
+
+    def step(self, hop_samples: np.ndarray) -> BeatEvent | None:
         self._frame += 1
         onset = self._onset(hop_samples)
         score = (1.0 - SCORE_ALPHA) * onset + SCORE_ALPHA * self._past_max(self._score, len(self._score))
@@ -258,7 +347,8 @@ class _CumulativeScoreBackend:
             return None
         self._last_beat, self._next_beat = self._next_beat, None
         self._update_tempo()
-        return self.frame_time_s(self._last_beat)
+        beat_s = self.frame_time_s(self._last_beat)
+        return _plain_beat(beat_s, self._period / self._frame_rate, self.confidence)
 
     def _lock(self) -> None:
         """After the warm-up, take the first tempo estimate and put the last beat at the score's peak."""
@@ -306,27 +396,56 @@ def _push(buffer: np.ndarray, value: float) -> None:
     buffer[-1] = value
 
 
-def _make_backend(sample_rate: int, config: BeatTrackerConfig) -> _Backend:
+def _make_backend(
+    sample_rate: int, config: BeatTrackerConfig, activation: Activation | None, decoder: BeatDecoder | None
+) -> _Backend:
+    """The back end ``config.backend`` names (``activation`` and ``decoder``, when given, for the learned one)."""
+    if config.backend not in BACKENDS:
+        raise ValueError(f"unknown beat tracker backend {config.backend!r}: choose one of {', '.join(BACKENDS)}")
+    if config.backend != "learned" and (activation is not None or decoder is not None):
+        raise ValueError(f"an activation or decoder was given to the {config.backend!r} back end, which has none")
     if config.backend == "aubio":
         return _AubioBackend(sample_rate, config)
     if config.backend == "cumscore":
         return _CumulativeScoreBackend(sample_rate, config)
-    raise ValueError(f"unknown beat tracker backend {config.backend!r}: choose 'cumscore' or 'aubio'")
+    if activation is None:
+        from live.beat_activation import DEFAULT_WEIGHTS, BeatActivation
+
+        activation = BeatActivation.load(config.weights or DEFAULT_WEIGHTS, sample_rate=sample_rate)
+    return _LearnedBackend(activation, decoder or BeatDecoder(activation.frame_rate, config.decoder))
 
 
 class OnlineBeatTracker:
-    """Causal beat tracker for blocks of mono float32 audio at ``sample_rate`` Hz (any block size)."""
+    """Causal beat tracker for blocks of mono float32 audio at ``sample_rate`` Hz (any block size).
 
-    def __init__(self, sample_rate: int, config: BeatTrackerConfig = BeatTrackerConfig()) -> None:
+    For the learned back end an ``activation`` (hop-wise beat/downbeat probabilities) and a ``decoder`` may be given;
+    by default the bundled network (``config.weights``) and a :class:`BeatDecoder` with ``config.decoder``.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        config: BeatTrackerConfig = BeatTrackerConfig(),
+        *,
+        activation: Activation | None = None,
+        decoder: BeatDecoder | None = None,
+    ) -> None:
         self.sample_rate = sample_rate
         self.config = config
-        self._backend = _make_backend(sample_rate, config)
+        self._backend = _make_backend(sample_rate, config, activation, decoder)
         self._hop = np.zeros(self._backend.hop, np.float32)
+        self._silence_power = 10.0 ** (config.silence_db / 10.0)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the state of a new stream: clock at 0, no beats, no tempo (the back end is reset too)."""
+        self._backend.reset()
         self._filled = 0
         self._samples = 0
-        self._silence_power = 10.0 ** (config.silence_db / 10.0)
         self._silent_s = 0.0
-        self._last_beat_s: float | None = None
+        self._heard = False  # any hop above the silence level since the start or the last reset
+        self._origin_s = 0.0  # our clock when the back end was last reset: its own clock starts there
+        self._last_beat: BeatEvent | None = None
 
     @property
     def tempo_bpm(self) -> float | None:
@@ -337,7 +456,12 @@ class OnlineBeatTracker:
     @property
     def period_s(self) -> float | None:
         """Current beat period in seconds; None before the tracker has one."""
-        return self._backend.period_s if self._last_beat_s is not None else None
+        return self._backend.period_s if self._last_beat is not None else None
+
+    @property
+    def beats_per_bar(self) -> int | None:
+        """Beats per bar of the current metre; None without a live beat grid or where bars are not estimated."""
+        return self._backend.beats_per_bar if self._anchor_s() is not None else None
 
     @property
     def clock_s(self) -> float:
@@ -364,14 +488,22 @@ class OnlineBeatTracker:
 
     def _step(self) -> BeatEvent | None:
         """Run the back end on the full hop buffer; a :class:`BeatEvent` if a beat is due and the input is live."""
-        beat_s = self._backend.step(self._hop)
+        event = self._backend.step(self._hop)
         self._samples += len(self._hop)
         silent = float(np.dot(self._hop, self._hop)) < self._silence_power * len(self._hop)
+        was_gated = self._silent_s > self.config.silence_hold_s
         self._silent_s = self._silent_s + len(self._hop) / self.sample_rate if silent else 0.0
-        if beat_s is None or self._silent_s > self.config.silence_hold_s:
+        self._heard = self._heard or not silent
+        if self._silent_s > self.config.silence_hold_s:
+            if not was_gated:  # the music stopped: what follows is tracked afresh
+                self._backend.reset()
+                self._origin_s = self.clock_s
+                self._last_beat = None
             return None
-        self._last_beat_s = beat_s
-        return BeatEvent(beat_s, self.clock_s, self.tempo_bpm, self._backend.confidence)
+        if event is None or not self._heard:
+            return None
+        self._last_beat = dataclasses.replace(event, time_s=self._origin_s + event.time_s, reported_s=self.clock_s)
+        return self._last_beat
 
     def _anchor_s(self) -> tuple[float, float] | None:
         """(a beat time on the current grid, period) in seconds, or None while there is no live beat grid."""
@@ -379,7 +511,7 @@ class OnlineBeatTracker:
         if period is None or self._silent_s > self.config.silence_hold_s:
             return None
         pending = self._backend.pending_beat_s
-        return (pending if pending is not None else self._last_beat_s), period
+        return (self._origin_s + pending if pending is not None else self._last_beat.time_s), period
 
     def next_beat_s(self, now_s: float) -> float | None:
         """Predicted time in seconds of the first beat after ``now_s``; None without a live beat grid."""

@@ -35,7 +35,7 @@ from live.events import BeatTick, Event, StatusEvent, WindowMode
 from live.history import AudioHistory
 from live.queues import offer_newest
 from live.ring_buffer import Chunk
-from live.snippets import BEATS_PER_BAR, positions_per_beat
+from live.snippets import bar_position, positions_per_beat
 from live.worker import InferenceWorker, WindowJob
 from model.retrieval import PoseRetriever
 
@@ -187,6 +187,7 @@ class LiveEngine:
         self._last_position_s = -math.inf
         self._seq = 0
         self._beats = 0
+        self._last_tick: tuple[int, BeatTick] | None = None  # (its beat number, 0-based; the tick)
         self._grid_live = False
         self.events_dropped = 0
 
@@ -321,8 +322,12 @@ class LiveEngine:
         self._history.append(chunk.samples)
         self._normaliser.update(chunk.samples)
         for beat in self.tracker.process(chunk.samples):
+            bar = (beat.beat_in_bar, beat.beats_per_bar) if self.grid.tapped is None else (None, None)
+            tick = BeatTick(beat.time_s + self.grid.offset_s, beat.reported_s, self.grid.tempo_bpm or beat.tempo_bpm,
+                            *bar)
+            self._last_tick = (self._beats, tick)
             self._beats += 1
-            self._emit(BeatTick(beat.time_s + self.grid.offset_s, beat.reported_s, self.grid.tempo_bpm or beat.tempo_bpm))
+            self._emit(tick)
         self._schedule(chunk.end / MODEL_SAMPLE_RATE)
 
     def _schedule(self, now_s: float) -> None:
@@ -361,11 +366,22 @@ class LiveEngine:
         subdivision = self._subdivision(target_s, step)
         return WindowJob(
             seq=self._seq, window=window, position_s=target_s, subdivision=subdivision,
-            bar_phase=(self._beats % BEATS_PER_BAR) + subdivision / self.per_beat,
+            bar_phase=self._bar_phase(target_s, subdivision),
             show_at_s=target_s if self.config.mode == "predictive" else end_s,
             tempo_bpm=float(self.grid.tempo_bpm), window_start_s=end_s - 2 * HALF_WINDOW_S, window_end_s=end_s,
             complete_s=now_s, context_s=context_s, mode=self.config.mode,
         )
+
+    def _bar_phase(self, position_s: float, subdivision: int) -> float:
+        """Position in the bar of the grid position at ``position_s`` (seconds), in beats (0 on the downbeat): whole
+        beats counted on the grid from the newest tick, placed in the bar by its bar model (the tracker's downbeats
+        and metre; without one, a bar every 4 beats from the first)."""
+        fraction = subdivision / self.per_beat
+        if self._last_tick is None:
+            return float(bar_position(0, fraction)[0])
+        number, tick = self._last_tick
+        whole = round((position_s - tick.beat_s) / self.grid.period_s - fraction)
+        return float(bar_position(number, whole + fraction, tick.beat_in_bar, tick.beats_per_bar)[0])
 
     def _subdivision(self, position_s: float, step_s: float) -> int:
         """0 on a beat, else which subdivision of its beat ``position_s`` is."""

@@ -78,11 +78,17 @@ class PoseEvent:
 
 @dataclass(frozen=True)
 class BeatTick:
-    """A beat the online tracker reported: ``beat_s`` is the beat, ``reported_s`` when it was known."""
+    """A beat the online tracker reported: ``beat_s`` is the beat, ``reported_s`` when it was known.
+
+    ``beat_in_bar`` (1-based, 1 = downbeat) and ``beats_per_bar`` are the tracker's bar model at this beat; None when
+    it has none (trackers without downbeats, a tapped tempo): see :func:`live.snippets.bar_position`.
+    """
 
     beat_s: float
     reported_s: float
     tempo_bpm: float
+    beat_in_bar: int | None = None
+    beats_per_bar: int | None = None
 
 
 @dataclass(frozen=True)

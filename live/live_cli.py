@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the engine pulls in torch; building the command line must n
 
 def add_live_command(commands: argparse._SubParsersAction) -> None:
     """Add the ``live`` sub-command to ``commands``."""
+    from live.beats_cli import add_beat_tracker_option
     from model.cli_options import add_encoder_options
     from motion.cli_options import add_motion_options
     from rig.options import add_rig_options
@@ -52,6 +53,7 @@ def add_live_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--events", type=Path, default=None, help="write every event to this JSON-lines file")
     parser.add_argument("--headless", action="store_true",
                         help="no window: print a summary line per pose (the only mode until the window exists)")
+    add_beat_tracker_option(parser)
     add_motion_options(parser)
     add_rig_options(parser)
     add_encoder_options(parser)
@@ -142,6 +144,7 @@ def run_live(args: argparse.Namespace) -> int:
     The engine is always stopped and joined before returning (Ctrl-C included), so its final events reach the file.
     A failing events file does not stop the run: it is reported in one line at the end (exit status 2).
     """
+    from live.beats_cli import tracker_config
     from live.engine import EngineConfig, LiveEngine
     from model.cli_options import open_ranking_setup
     from rig.options import rig_options
@@ -152,7 +155,7 @@ def run_live(args: argparse.Namespace) -> int:
     source = open_source(args.input, args.speed, args.play)  # a device name is resolved before the model loads
     setup = open_ranking_setup(args, args.top_k)
     config = EngineConfig(resolution=args.resolution, mode=args.mode, top_k=args.top_k,
-                          normalisation=args.normalisation)
+                          normalisation=args.normalisation, tracker=tracker_config(args))
     engine = LiveEngine(source, setup.retriever, config)
     summary = LiveSummary()
     capture = open_motion_capture(args, setup, engine)

@@ -20,6 +20,7 @@ RESOLUTIONS: dict[str, int] = {"4th": 1, "8th": 2, "16th": 4}
 """Positions per beat for each resolution name."""
 
 BEATS_PER_BAR: int = 4
+"""Beats in a bar when the beat tracker gives no bar model (a downbeat every 4th beat from the first)."""
 
 
 def positions_per_beat(resolution: str) -> int:
@@ -28,6 +29,26 @@ def positions_per_beat(resolution: str) -> int:
         return RESOLUTIONS[resolution]
     except KeyError:
         raise InputError(None, f"unknown resolution {resolution!r}: choose one of {', '.join(RESOLUTIONS)}") from None
+
+
+def bar_position(beat: int | np.ndarray, beats_after: float | np.ndarray = 0.0, beat_in_bar: int | None = None,
+                 beats_per_bar: int | None = None) -> tuple[float | np.ndarray, int]:
+    """Where the time ``beats_after`` beats after beat number ``beat`` falls in its bar, in beats.
+
+    Args:
+        beat: int or (P,) int array, the beat's number since the first beat (0-based).
+        beats_after: float or (P,) array, beats from that beat to the time (fractional; negative: before it).
+        beat_in_bar, beats_per_bar: the beat tracker's bar model at that beat: its place in the bar (1-based,
+            1 = downbeat) and the beats in its bar. None (trackers without downbeats, a tapped tempo): a bar is
+            :data:`BEATS_PER_BAR` beats counted from the first beat.
+
+    Returns:
+        (position in the bar in beats, in [0, n), 0 on the downbeat; n, the beats in the bar). The bar phase in
+        bars is their ratio.
+    """
+    if beat_in_bar is None or beats_per_bar is None:
+        return (beat + beats_after) % BEATS_PER_BAR, BEATS_PER_BAR
+    return (beat_in_bar - 1 + beats_after) % beats_per_bar, beats_per_bar
 
 
 @dataclass(frozen=True)
@@ -64,7 +85,7 @@ class Positions:
     @property
     def bar_phase(self) -> np.ndarray:
         """(P,) float64 position in the bar in beats, 0 on the assumed downbeat (every 4th beat from the first)."""
-        return (self.beat_index % BEATS_PER_BAR) + self.subdivision / self.per_beat
+        return bar_position(self.beat_index, self.subdivision / self.per_beat)[0]
 
 
 def subdivide(beat_samples: np.ndarray, per_beat: int, sample_rate: int = MODEL_SAMPLE_RATE) -> Positions:

@@ -150,7 +150,7 @@ class EaseSource:
             index = event.indices[0]
             self.schedule.add(Cue(self.poses[index], event.show_at_s, now_s, index))
         elif isinstance(event, BeatTick):
-            self.clock = self.clock.tick(event.beat_s, event.tempo_bpm)
+            self.clock = self.clock.tick(event.beat_s, event.tempo_bpm, event.beat_in_bar, event.beats_per_bar)
 
     def advance(self, t_s: float) -> None:
         """Start the moves due by ``t_s``."""

@@ -155,7 +155,7 @@ class GraphSource:
             self.tag = event.indices[0]
             self.query = self.graph.pose_query(self.poses[self.tag])
         elif isinstance(event, BeatTick):
-            self.clock = self.clock.tick(event.beat_s, event.tempo_bpm)
+            self.clock = self.clock.tick(event.beat_s, event.tempo_bpm, event.beat_in_bar, event.beats_per_bar)
         elif isinstance(event, StatusEvent) and event.kind == "silence":
             self.clock = BeatClock()
             self._idle_anchor_s = self.plays[-1].end_s if self.plays else now_s

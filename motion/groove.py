@@ -260,7 +260,8 @@ class GrooveSource:
             index = event.indices[0]
             self.schedule.add(Cue(self.poses[index], event.show_at_s, now_s, index))
         elif isinstance(event, BeatTick):
-            self._retime(self.state.clock.tick(event.beat_s, event.tempo_bpm), now_s)
+            self._retime(self.state.clock.tick(event.beat_s, event.tempo_bpm, event.beat_in_bar, event.beats_per_bar),
+                        now_s)
         elif isinstance(event, StatusEvent) and event.kind == "silence":  # no beats: settle into the pose
             self._transition(replace(self.state, clock=BeatClock(), levels=()), now_s)
         elif isinstance(event, AudioLevel):

@@ -3,9 +3,11 @@
 The engine reports each beat (:class:`~live.events.BeatTick`) just after it happened; the rig must send the NEXT beat
 before it happens (at its time, minus an output's latency). So the follower extrapolates: beat ``n`` is the ``n``-th
 tick since the start (counted from 0), the grid runs from the newest tick at its tempo, and every tick re-anchors it.
-Bars: the tracker estimates no downbeats, so the bar position is the beat count mod :data:`BEATS_PER_BAR` (as the
-engine's own bar phase); a tick that carries ``is_downbeat=True`` restarts the bar count on it. A ``silence`` or
-``stopped`` status ends the grid until the next tick. Pure state, no clock, no thread: all times are seconds on the
+Bars: each tick's place in the bar comes from its bar model (the tracker's downbeats and metre; without one, every
+4th beat from the first is a downbeat: :func:`live.snippets.bar_position`, as the engine's own bar phase), and the
+bar count goes up by one at each tick that starts a new bar (its place in the bar is not after the previous tick's);
+the grid extrapolates both in the newest tick's metre. A ``silence`` or ``stopped`` status ends the grid until the
+next tick (the beat and bar counts go on). Pure state, no clock, no thread: all times are seconds on the
 audio clock.
 """
 
@@ -15,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from live.events import BeatTick, Event, StatusEvent
-from live.snippets import BEATS_PER_BAR
+from live.snippets import bar_position
 
 GRID_ENDS: frozenset[str] = frozenset({"silence", "stopped", "input-lost", "input-ended", "input-stopped"})
 """Status kinds after which there is no beat grid until the next tick."""
@@ -30,8 +32,9 @@ class BeatPosition:
         phase: 0..1 within that beat.
         beat_s: the time of that beat (seconds, audio clock).
         tempo_bpm: the grid's tempo.
-        bar: ``beat // BEATS_PER_BAR`` (with the downbeat correction, see the module docstring).
-        beat_in_bar: 0..BEATS_PER_BAR-1; 0 is a downbeat.
+        bar: bar count since the start (0 = the bar of the first tick; see the module docstring).
+        beat_in_bar: 0..beats_per_bar-1; 0 is a downbeat.
+        beats_per_bar: beats in this bar.
     """
 
     beat: int
@@ -40,6 +43,7 @@ class BeatPosition:
     tempo_bpm: float
     bar: int
     beat_in_bar: int
+    beats_per_bar: int
 
     @property
     def downbeat(self) -> bool:
@@ -52,7 +56,7 @@ class BeatFollower:
     def __init__(self) -> None:
         self._ticks = 0
         self._anchor: tuple[int, float, float] | None = None  # (beat count, beat time s, period s)
-        self._bar_origin = 0
+        self._bar: tuple[int, int, int] | None = None  # the newest tick's (bar, beat in bar 0-based, beats per bar)
 
     @property
     def live(self) -> bool:
@@ -66,8 +70,7 @@ class BeatFollower:
     def on_event(self, event: Event) -> None:
         """Re-anchor on a tick; end the grid on silence, a stop or a lost input."""
         if isinstance(event, BeatTick) and event.tempo_bpm > 0:
-            if getattr(event, "is_downbeat", None) is True:
-                self._bar_origin = self._ticks
+            self._bar = self._next_bar(event)
             self._anchor = (self._ticks, event.beat_s, 60.0 / event.tempo_bpm)
             self._ticks += 1
         elif isinstance(event, StatusEvent) and event.kind in GRID_ENDS:
@@ -90,7 +93,16 @@ class BeatFollower:
         beat = count + whole
         if beat < 0:
             return None
-        in_bar = (beat - self._bar_origin) % BEATS_PER_BAR
+        bar, in_bar, per_bar = self._bar
+        bars, in_bar = divmod(in_bar + whole, per_bar)
         return BeatPosition(beat=beat, phase=min(max(beats - whole, 0.0), 1.0), beat_s=time_s + whole * period,
-                            tempo_bpm=60.0 / period, bar=(beat - self._bar_origin) // BEATS_PER_BAR,
-                            beat_in_bar=in_bar)
+                            tempo_bpm=60.0 / period, bar=bar + bars, beat_in_bar=in_bar, beats_per_bar=per_bar)
+
+    def _next_bar(self, tick: BeatTick) -> tuple[int, int, int]:
+        """(bar, beat in bar 0-based, beats per bar) of the tick that is beat ``self._ticks``."""
+        position, per_bar = bar_position(self._ticks, 0.0, tick.beat_in_bar, tick.beats_per_bar)
+        in_bar = int(position)
+        if self._bar is None:
+            return 0, in_bar, per_bar
+        bar, last_in_bar, _ = self._bar
+        return bar + int(in_bar <= last_in_bar), in_bar, per_bar

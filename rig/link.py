@@ -3,9 +3,10 @@
 Two modes (``--link lead|follow``):
 
 - ``lead``: the session's tempo and beat follow dancepose's beat grid (:class:`~rig.beat_follower.BeatFollower`, fed
-  the engine's events): on every beat the session's tempo is set to the grid's, and when the session's beat is more
-  than :data:`PHASE_TOLERANCE_BEATS` away from the grid's beat (as heard ``--latency-midi-ms`` later) it is forced to
-  it, so peers (Ableton Live, Resolume, lighting software) play on the music's beats.
+  the engine's events): on every beat the session's tempo is set to the grid's and the quantum to the grid's beats
+  per bar, and when the session's place in the bar is more than :data:`PHASE_TOLERANCE_BEATS` away from the grid's
+  (as heard ``--latency-midi-ms`` later) it is forced to it, so peers (Ableton Live, Resolume, lighting software) play
+  on the music's beats and bars.
 - ``follow``: the beat grid follows the session: every session beat taps the engine (as ``--midi-follow`` does), so
   after four beats dancepose shows the session's tempo and phase.
 
@@ -27,7 +28,7 @@ from rig.stoppable import StoppableThread
 
 MODES: tuple[str, ...] = ("lead", "follow")
 QUANTUM = 4
-"""Beats per bar shared with the session (Link's quantum)."""
+"""Beats per bar shared with the session (Link's quantum) until the grid has a bar."""
 PHASE_TOLERANCE_BEATS = 0.02
 """In lead mode, the session's beat is forced onto the grid when it is further off than this (beats)."""
 WAIT_S = 0.02
@@ -113,6 +114,13 @@ class LinkBridge:
         self._last_beat = position.beat
         self.beats += 1
         link.tempo = position.tempo_bpm
-        beat = position.beat + position.phase
-        if abs(link.beat - beat) > PHASE_TOLERANCE_BEATS:
-            link.force_beat(beat)
+        link.quantum = position.beats_per_bar
+        off = bar_offset_beats(link.beat, position.beat_in_bar + position.phase, position.beats_per_bar)
+        if abs(off) > PHASE_TOLERANCE_BEATS:
+            link.force_beat(link.beat - off)
+
+
+def bar_offset_beats(session_beat: float, bar_beats: float, beats_per_bar: int) -> float:
+    """How far (beats, in [-beats_per_bar/2, beats_per_bar/2)) the session's place in the bar, ``session_beat`` mod
+    ``beats_per_bar``, is ahead of the grid's, ``bar_beats`` beats after its downbeat."""
+    return (session_beat - bar_beats + beats_per_bar / 2) % beats_per_bar - beats_per_bar / 2

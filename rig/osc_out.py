@@ -10,7 +10,9 @@ Address space (one value per address, so TouchDesigner's OSC In CHOP makes one c
 
 ========================== ========= ============================================================================
 ``/dancepose/beat``        int       beat count since the start, at each beat
-``/dancepose/bar``         int       bar count (beat count // 4: the tracker has no downbeats), at each beat
+``/dancepose/bar``         int       bar count since the start (0: the first beat's bar), one more on each downbeat:
+                                     the tracker's downbeats and metre (beat count // 4 with one that has none), at
+                                     each beat
 ``/dancepose/downbeat``    int       1 on the first beat of a bar, else 0, at each beat
 ``/dancepose/bpm``         float     the grid's tempo, at each beat
 ``/dancepose/phase``       float     0..1 within the beat, streamed at ``phase_hz``

@@ -83,6 +83,34 @@ def test_follower_extrapolates_counts_bars_and_phase_from_ticks():
     assert follower.at(10.6).beat == 6 and follower.tempo_bpm == pytest.approx(100.0)
 
 
+def bar_tick(beat_s: float, beat_in_bar: int, beats_per_bar: int) -> BeatTick:
+    return BeatTick(beat_s, beat_s + 0.02, 120.0, beat_in_bar, beats_per_bar)
+
+
+@pytest.mark.parametrize(("beats_per_bar", "first_in_bar"), [(3, 2), (5, 4)])
+def test_follower_counts_bars_on_the_trackers_downbeats_in_its_metre(beats_per_bar, first_in_bar):
+    follower = BeatFollower()
+    places = [(first_in_bar - 1 + n) % beats_per_bar for n in range(12)]  # 0-based place in the bar of beat n
+    for n in range(4):
+        follower.on_event(bar_tick(1.0 + 0.5 * n, places[n] + 1, beats_per_bar))
+    positions = [follower.at(1.0 + 0.5 * n + 0.1) for n in range(12)]  # ticked, then extrapolated
+    assert [p.beat_in_bar for p in positions] == places
+    assert [p.downbeat for p in positions] == [place == 0 for place in places]
+    assert {p.beats_per_bar for p in positions} == {beats_per_bar}
+    bars = [p.bar for p in positions]  # 0 for the first (partial) bar, one more on each downbeat
+    assert bars == [sum(place == 0 for place in places[1 : n + 1]) for n in range(12)]
+
+
+def test_follower_bar_count_goes_on_through_a_change_of_metre_and_phase():
+    follower = BeatFollower()
+    for n, (in_bar, per_bar) in enumerate([(1, 4), (2, 4), (3, 4), (4, 4), (1, 3), (2, 3), (2, 3), (3, 3)]):
+        follower.on_event(bar_tick(0.5 * n, in_bar, per_bar))
+        position = follower.at(0.5 * n)
+        assert (position.beat_in_bar, position.beats_per_bar) == (in_bar - 1, per_bar)
+        assert position.bar == [0, 0, 0, 0, 1, 1, 2, 2][n]  # a place in the bar that repeats starts a new bar
+    assert (follower.at(4.0).bar, follower.at(4.0).downbeat) == (3, True)  # the next downbeat, in 3
+
+
 def test_latency_moves_send_times_and_is_checked():
     assert send_time_s(10.0, 150.0) == pytest.approx(9.85) and send_time_s(10.0, -200.0) == pytest.approx(10.2)
     parser = argparse.ArgumentParser()

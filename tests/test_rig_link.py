@@ -15,7 +15,7 @@ from live.events import BeatTick
 from rig.clock import AudioClock
 
 pytest.importorskip("aalink", reason="the [link] extra (aalink, GPL-3) is not installed")
-from rig.link import LinkBridge  # noqa: E402
+from rig.link import LinkBridge, bar_offset_beats  # noqa: E402
 
 PEER = textwrap.dedent("""
     import asyncio, sys, time
@@ -95,3 +95,10 @@ def test_follow_taps_on_the_sessions_beats():
         leader.kill()
     spacing = np.diff(taps[-6:])
     assert np.median(spacing) == pytest.approx(60 / 130, rel=0.02)
+
+
+def test_lead_puts_the_sessions_place_in_the_bar_on_the_grids_in_its_metre():
+    assert bar_offset_beats(10.25, 0.25, 3) == pytest.approx(1.0)  # the session a beat ahead in a 3-beat bar
+    assert bar_offset_beats(9.0, 2.9, 3) == pytest.approx(0.1)  # across the bar line: just ahead, not 2.9 behind
+    assert bar_offset_beats(7.0, 2.0, 5) == pytest.approx(0.0)
+    assert bar_offset_beats(13.5, 2.0, 4) == pytest.approx(-0.5)  # without a bar model the quantum stays 4

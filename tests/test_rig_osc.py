@@ -18,10 +18,12 @@ from live.engine import EngineConfig, LiveEngine
 from live.events import BeatTick, PoseEvent
 from live.file_source import FileSource
 from live.queues import drain
+from live.snippets import bar_position
 from pose_db.search import TopK
+from rig.clock import AudioClock
 from rig.latency import Latencies
 from rig.options import RigOptions
-from rig.osc_out import OscTarget, resolume_tempo
+from rig.osc_out import OscOut, OscOutConfig, OscTarget, resolume_tempo
 from rig.outputs import open_rig
 
 SONG = BEATS_DIR / "hydrogen_tutorial_georgyporgy.flac"  # drums, steady 98 BPM
@@ -183,7 +185,14 @@ def test_bar_downbeat_bpm_and_phase_follow_the_beat(played):
     beats = [args[0] for args, _ in played.values(0, "/dancepose/beat")]
     bars = [args[0] for args, _ in played.values(0, "/dancepose/bar")]
     downbeats = [args[0] for args, _ in played.values(0, "/dancepose/downbeat")]
-    assert bars == [b // 4 for b in beats] and downbeats == [int(b % 4 == 0) for b in beats]
+    assert all(after - before in (0, 1) for before, after in zip(bars, bars[1:]))
+    ticks = [e for e in played.events if isinstance(e, BeatTick)]
+    if ticks[0].beats_per_bar is None:  # a tracker without downbeats: a bar every 4 beats from the first
+        assert bars == [b // 4 for b in beats] and downbeats == [int(b % 4 == 0) for b in beats]
+    else:  # the tracker's downbeats (a beat is sent before its tick comes: the tracker may change its mind since)
+        heard = [(d, int(bar_position(b, 0.0, ticks[b].beat_in_bar, ticks[b].beats_per_bar)[0] == 0))
+                 for b, d in zip(beats, downbeats) if b < len(ticks)]
+        assert np.mean([sent == tick for sent, tick in heard]) > 0.9, heard
     bpm = [args[0] for args, _ in played.values(0, "/dancepose/bpm")]
     assert np.median(bpm) == pytest.approx(98, rel=0.02)
     phase = np.array([args[0] for args, _ in played.values(0, "/dancepose/phase")])
@@ -207,6 +216,32 @@ def test_resolume_preset_gets_its_tempo_and_a_resync_on_each_downbeat(played):
     assert np.median(np.abs(np.array(resyncs) - np.array(downbeats))) < 0.005  # sent together
     assert {address for address, _, _ in played.received[1]} == {"/composition/tempocontroller/tempo",
                                                                    "/composition/tempocontroller/resync"}
+
+
+@pytest.mark.parametrize(("beats_per_bar", "first_in_bar"), [(3, 2), (5, 4)])
+def test_bar_and_downbeat_follow_the_trackers_downbeats_and_metre(beats_per_bar, first_in_bar):
+    receiver, started = Receiver(), time.monotonic()
+    clock = AudioClock(lambda: 4.0 * (time.monotonic() - started), 4.0)  # audio at four times the wall clock
+    out = OscOut(OscOutConfig((OscTarget("127.0.0.1", receiver.port),), phase_hz=0), clock)
+    for n in range(3):  # 120 BPM from audio time 0, the first beat at its place ``first_in_bar`` in the bar
+        out.observe(BeatTick(0.5 * n, 0.0, 120.0, (first_in_bar - 1 + n) % beats_per_bar + 1, beats_per_bar))
+    out.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len([d for d, _ in receiver.datagrams if b"/dancepose/bar" in d]) < 12:
+            assert time.monotonic() < deadline, "waited 60 s for 12 bar messages"
+            time.sleep(0.02)
+    finally:
+        out.stop()
+        receiver.close()
+    received = receiver.messages(lambda wall: wall)
+    beats = [args[0] for a, args, _ in received if a == "/dancepose/beat"]
+    bars = [args[0] for a, args, _ in received if a == "/dancepose/bar"]
+    downbeats = [args[0] for a, args, _ in received if a == "/dancepose/downbeat"]
+    places = [(first_in_bar - 1 + b) % beats_per_bar for b in beats]  # 0-based place in the bar of each beat
+    assert beats == list(range(beats[0], beats[0] + len(beats))) and len(beats) >= 12
+    assert downbeats[: len(beats)] == [int(place == 0) for place in places]
+    assert bars[: len(beats)] == [(first_in_bar - 1 + b) // beats_per_bar for b in beats]  # +1 on each downbeat
 
 
 def test_resolume_tempo_maps_20_to_500_bpm_onto_0_to_1():

@@ -5,7 +5,7 @@ import pytest
 
 from common.constants import WINDOW_SAMPLES
 from common.errors import InputError
-from live.snippets import cut_windows, positions_per_beat, subdivide
+from live.snippets import bar_position, cut_windows, positions_per_beat, subdivide
 
 
 def test_subdivisions_are_exact_fractions_with_consistent_labels():
@@ -27,6 +27,15 @@ def test_subdivisions_are_exact_fractions_with_consistent_labels():
 def test_bar_phase_counts_beats_and_fractions():
     pos = subdivide(np.arange(6) * 12000, 2)
     np.testing.assert_allclose(pos.bar_phase[:10], [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 0, 0.5])
+
+
+def test_bar_position_follows_the_trackers_bar_model_else_4_beats_from_the_first():
+    assert bar_position(7, 0.5, beat_in_bar=3, beats_per_bar=3) == (2.5, 3)  # the last beat of a 3/4 bar
+    assert bar_position(7, 1.0, beat_in_bar=3, beats_per_bar=3) == (0.0, 3)  # the next downbeat
+    assert bar_position(7, -2.25, beat_in_bar=2, beats_per_bar=5) == (3.75, 5)  # before it, in the bar before
+    assert bar_position(0, 3.5, beat_in_bar=4, beats_per_bar=5) == (1.5, 5)  # past the next downbeat
+    assert bar_position(6, 0.5) == (2.5, 4) and bar_position(7, 1.0) == (0.0, 4)  # no bar model: 4/4 from beat 0
+    np.testing.assert_allclose(bar_position(np.arange(6), 0.25)[0], [0.25, 1.25, 2.25, 3.25, 0.25, 1.25])
 
 
 def test_unknown_resolution_is_a_clear_error():

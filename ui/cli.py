@@ -19,6 +19,7 @@ DEFAULT_OUT = REPO_ROOT / "out" / "live"
 
 def add_show_options(parser: argparse.ArgumentParser) -> None:
     """Add the show's options (input, engine settings, view, recording, encoder) to ``parser``."""
+    from live.beats_cli import add_beat_tracker_option
     from model.cli_options import add_encoder_options
     from motion.cli_options import add_motion_options
     from rig.options import add_rig_options
@@ -41,6 +42,7 @@ def add_show_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"no-display run: folder for performance.mp4, events.jsonl, performance.png "
                              f"(default {DEFAULT_OUT.relative_to(REPO_ROOT)})")
+    add_beat_tracker_option(parser)
     add_motion_options(parser)
     add_rig_options(parser, video=True)
     add_encoder_options(parser)

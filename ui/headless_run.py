@@ -13,6 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from common.paths import DEMO_SONG
+from live.beats_cli import tracker_config
 from live.audio_input import AudioSource
 from live.engine import EngineConfig, LiveEngine
 from live.live_cli import LiveSummary, open_source
@@ -38,7 +39,7 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
     """The engine settings the show options ask for (defaults for those not given)."""
     defaults = EngineConfig()
     return EngineConfig(resolution=args.resolution or defaults.resolution, mode=args.mode or defaults.mode,
-                        top_k=args.top_k or defaults.top_k)
+                        top_k=args.top_k or defaults.top_k, tracker=tracker_config(args))
 
 
 def run_headless(args: argparse.Namespace) -> int:

@@ -35,7 +35,7 @@ class LevelStrip(pg.PlotWidget):
         self.getAxis("left").setLabel("dBFS")
         self._level_curve = self.plot(pen=pg.mkPen("#4fc3f7", width=2))
         self._onset_curve = self.plot(pen=pg.mkPen("#ffb74d", width=1))
-        self.setToolTip("Input level (blue, dBFS) and onset strength (orange); white lines are beats")
+        self.setToolTip("Input level (blue, dBFS) and onset strength (orange); beats as lines, white on the downbeats")
 
     def add_audio(self, chunks: list[Chunk]) -> None:
         """Fold in 24 kHz audio chunks and redraw."""
@@ -52,6 +52,7 @@ class LevelStrip(pg.PlotWidget):
         self._redraw()
 
     def add_beat(self, beat_s: float, downbeat: bool) -> None:
+        """Mark a beat at ``beat_s`` (seconds, audio clock): a white line on a downbeat, grey otherwise."""
         line = pg.InfiniteLine(beat_s, angle=90, pen=pg.mkPen("#ffffff" if downbeat else "#777777", width=1))
         self.addItem(line)
         self._beats.append(line)

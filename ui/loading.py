@@ -195,11 +195,13 @@ class ShowLoader:
         from live.engine import EngineConfig, LiveEngine
         from rig.osc_in import OwnerActions
         from rig.outputs import open_rig
+        from live.beats_cli import tracker_config
         from ui.headless_run import default_source
         from ui.session import LiveSession
 
         request = self.request
-        config = EngineConfig(resolution=request.resolution, mode=request.mode, top_k=request.top_k)
+        config = EngineConfig(resolution=request.resolution, mode=request.mode, top_k=request.top_k,
+                              tracker=tracker_config(request.options))
         engine = LiveEngine(default_source(request.input), setup.retriever, config)
         session = LiveSession(engine, setup.bank, setup.body, stage=stage)
         rig = open_rig(rig_settings, engine, setup.bank, setup.body, request.actions or OwnerActions())

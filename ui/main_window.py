@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QMainWindow, QVBoxLayout, QWi
 from common.paths import REPO_ROOT
 from live.events import BeatTick, PoseEvent, StatusEvent
 from live.queues import drain
-from live.snippets import BEATS_PER_BAR, RESOLUTIONS
+from live.snippets import RESOLUTIONS
 from ui.controls import Controls
 from ui.engine_bridge import EngineBridge
 from ui.level_strip import LevelStrip
@@ -117,7 +117,6 @@ class MainWindow(QMainWindow):
         self._loading_timer = QTimer(self)
         self._loading_timer.setInterval(LOADING_POLL_MS)
         self._loading_timer.timeout.connect(self._poll_loader)
-        self._beats = 0
         self._drops = 0
         self._painted = False
         self._latency_ms = 0.0
@@ -352,10 +351,7 @@ class MainWindow(QMainWindow):
         self._latency_ms = 1000 * event.latency.total_s
 
     def on_beat(self, tick: BeatTick) -> None:
-        downbeat = self._beats % BEATS_PER_BAR == 0
-        self._beats += 1
-        self.flash.on_beat(tick.tempo_bpm, downbeat)
-        self.level.add_beat(tick.beat_s, downbeat)
+        self.level.add_beat(tick.beat_s, self.flash.on_beat(tick))
 
     def on_status(self, event: StatusEvent) -> None:
         self.statusBar().showMessage(f"{event.kind}: {event.message}", 5000)

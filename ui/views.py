@@ -9,6 +9,9 @@ from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
+from live.events import BeatTick
+from live.snippets import bar_position
+
 FLASH_MS = 120
 """How long a beat flash stays lit, in milliseconds."""
 
@@ -94,7 +97,8 @@ class ThumbStrip(QWidget):
 
 
 class BeatFlash(QLabel):
-    """The current tempo in big type; flashes on each beat (brighter on the downbeat)."""
+    """The current tempo in big type; flashes on each beat (brighter on the downbeat). With a tracker that gives the
+    metre, the beat's place in the bar is written under the tempo ("beat 2 of 3")."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("--- BPM", parent)
@@ -112,11 +116,18 @@ class BeatFlash(QLabel):
         self._off.timeout.connect(lambda: self._paint(QColor("#111"), QColor("#ddd")))
         self._paint(QColor("#111"), QColor("#ddd"))
 
-    def on_beat(self, tempo_bpm: float, downbeat: bool) -> None:
-        self.bpm, self.beats = tempo_bpm, self.beats + 1
-        self.setText(f"{tempo_bpm:.1f} BPM")
+    def on_beat(self, tick: BeatTick) -> bool:
+        """Flash for a beat; True when it is a downbeat (the tick's bar model, else every 4th beat from the first:
+        :func:`live.snippets.bar_position`)."""
+        position, beats_per_bar = bar_position(self.beats, 0.0, tick.beat_in_bar, tick.beats_per_bar)
+        downbeat = position == 0
+        self.bpm, self.beats = tick.tempo_bpm, self.beats + 1
+        bar = "" if tick.beat_in_bar is None else \
+            f"<br><span style='font-size: 14pt'>beat {int(position) + 1} of {beats_per_bar}</span>"
+        self.setText(f"{tick.tempo_bpm:.1f} BPM{bar}")
         self._paint(QColor("#ffffff") if downbeat else QColor("#e0a040"), QColor("#000"))
         self._off.start(FLASH_MS)
+        return downbeat
 
     def _paint(self, background: QColor, text: QColor) -> None:
         self.setStyleSheet(f"background: {background.name()}; color: {text.name()}; border-radius: 6px;")
