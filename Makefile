@@ -80,10 +80,11 @@ graph: setup $(GRAPH_STAMP)
 $(GRAPH_STAMP): $(DEPS_STAMP)
 	$(PY) main.py motion build --default
 
-# The VJ rig's optional extras, so that their loopback tests run rather than skip: MIDI clock (mido, python-rtmidi)
-# and Ableton Link (aalink, GPL-3: installed for the tests only, never a dependency of dancepose itself).
+# Optional extras, so that their tests run rather than skip: the VJ rig's MIDI clock (mido, python-rtmidi) and
+# Ableton Link (aalink, GPL-3: installed for the tests only, never a dependency of dancepose itself), and the beat
+# tracker's training-data tools (music21).
 $(TEST_EXTRAS_STAMP): $(DEPS_STAMP)
-	$(PY) -m pip install -q -e '.[rig,link]'
+	$(PY) -m pip install -q -e '.[rig,link,beats-train]'
 	touch $@
 
 bench: setup
