@@ -40,6 +40,18 @@ def existing_folder(path: str | os.PathLike[str], what: str) -> Path:
     raise InputError(path, f"no such folder, expected {what}")
 
 
+def folder_files(folder: str | os.PathLike[str], pattern: str, what: str) -> list[Path]:
+    """The files of ``folder`` matching ``pattern`` (e.g. ``"*.json"``), sorted by name; ``what`` names them
+    ("OpenPose JSON files"). Raises :class:`InputError` naming the folder when it is none or holds no such file."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, f"is not a folder of {what}")
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise InputError(folder, f"contains no {pattern} {what}")
+    return files
+
+
 def writable_file(path: str | os.PathLike[str], option: str) -> Path:
     """``path`` as a Path for a file to be (re)written: not a folder, and its folder can be created and written."""
     path = Path(path)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import InputError
+from common.validation import folder_files
 from model.dance_revolution.features import FEATURE_DIM
 from model.dance_revolution.network import absolute_to_relative
 
@@ -55,13 +56,7 @@ def read_json2d_sample(path: Path) -> DanceSequence:
 
 def read_json2d(folder: Path) -> list[DanceSequence]:
     """Every ``*.json`` sample in ``folder``, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(folder, "is not a folder of Dance Revolution sample JSON files")
-    files = sorted(folder.glob("*.json"))
-    if not files:
-        raise InputError(folder, "contains no *.json samples")
-    return [read_json2d_sample(path) for path in files]
+    return [read_json2d_sample(path) for path in folder_files(folder, "*.json", "Dance Revolution sample JSON files")]
 
 
 def cut_windows(sequences: list[DanceSequence], seq_len: int) -> tuple[np.ndarray, np.ndarray]:

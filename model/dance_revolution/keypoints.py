@@ -26,6 +26,7 @@ import numpy as np
 
 from common.errors import InputError
 from common.staging import OutputKind, check_output_folder, staged_folder
+from common.validation import folder_files
 
 STRIDE: int = 10
 """Search reach: neighbours up to STRIDE - 1 frames away count."""
@@ -89,12 +90,7 @@ def repair_folder(folder: Path, out: Path, *, time_weighted: bool = False) -> tu
     Raises:
         InputError: not a folder, no JSON files, or a file that is not OpenPose keypoints (before anything is written).
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(folder, "is not a folder of OpenPose JSON files")
-    files = sorted(folder.glob("*.json"))
-    if not files:
-        raise InputError(folder, "contains no *.json keypoint files")
+    files = folder_files(folder, "*.json", "OpenPose JSON files")
     check_output_folder(out, REPAIRED_OUTPUT)
     frames = [read_frame(path) for path in files]
     before = np.stack([frame.body for frame in frames])
