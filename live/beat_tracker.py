@@ -74,7 +74,8 @@ class BeatTrackerConfig:
         weights: the learned back end's activation weights (``.npz``); None for the bundled ones.
         decoder: the learned back end's decoder settings.
         onset: cumscore/aubio onset function, ``'logflux'`` or an aubio descriptor (``'specflux'``, ``'hfc'``,
-            ``'complex'``, ``'energy'``, ...; for the aubio back end also ``'default'``).
+            ``'complex'``, ``'energy'``, ...; for the aubio back end also ``'default'``); None: the back end's own
+            (``'logflux'`` for cumscore, aubio's ``'default'`` for aubio).
         window_s: cumscore/aubio FFT window in seconds, rounded to a power of two of samples; the hop is a quarter.
         min_bpm: cumscore: lower end of the tempo octave searched, in BPM (the upper end is twice this).
         prior_bpm: cumscore: centre of the log-normal tempo prior, in BPM.
@@ -90,7 +91,7 @@ class BeatTrackerConfig:
     backend: str = "cumscore"
     weights: Path | None = None
     decoder: BeatDecoderConfig = field(default_factory=BeatDecoderConfig)
-    onset: str = "logflux"
+    onset: str | None = None
     window_s: float = 0.046
     min_bpm: float = 80.0
     prior_bpm: float = 120.0
@@ -194,7 +195,7 @@ class _AubioBackend:
 
         self._window, self.hop = frame_sizes(sample_rate, config.window_s)
         self._rate = sample_rate
-        self._onset = config.onset
+        self._onset = config.onset or "default"
         self.reset()
 
     def reset(self) -> None:
@@ -301,7 +302,7 @@ class _CumulativeScoreBackend:
         from live.onsets import make_onset_function
 
         config = self._config
-        self._onset = make_onset_function(config.onset, self._rate, self._window, self.hop)
+        self._onset = make_onset_function(config.onset or "logflux", self._rate, self._window, self.hop)
         history = round(config.history_s * self._frame_rate)
         self._odf = np.zeros(history)
         self._score = np.zeros(history)

@@ -30,10 +30,10 @@ def track_file(
             end's weights are missing or broken.
     """
     from live.audio_file import load_song
-    from live.beat_tracker import OnlineBeatTracker
+    from live.beat_tracker import BeatTrackerConfig, OnlineBeatTracker
 
     samples = load_song(path, sample_rate=sample_rate, min_samples=1).samples
-    tracker = OnlineBeatTracker(sample_rate, tracker_config(argparse.Namespace(beat_tracker=backend)))
+    tracker = OnlineBeatTracker(sample_rate, BeatTrackerConfig(backend=backend))
     return [event for i in range(0, len(samples), block) for event in tracker.process(samples[i : i + block])]
 
 
@@ -84,7 +84,4 @@ def tracker_config(args: argparse.Namespace):  # -> live.beat_tracker.BeatTracke
     """The engine's beat tracker settings from ``--beat-tracker`` (the default back end when the option is absent)."""
     from live.beat_tracker import BeatTrackerConfig
 
-    backend = getattr(args, "beat_tracker", BACKEND_CHOICES[0])
-    if backend == "aubio":  # aubio's own onset function (the log-filtered flux is cumscore's)
-        return BeatTrackerConfig(backend=backend, onset="default")
-    return BeatTrackerConfig(backend=backend)
+    return BeatTrackerConfig(backend=getattr(args, "beat_tracker", BACKEND_CHOICES[0]))
