@@ -11,8 +11,19 @@ from live.queues import drain
 from live.ring_buffer import Chunk
 from motion.energy import LevelMeter
 from motion.export import EXPORT_FPS, export_log
-from motion.player import MotionPlayer
 from motion.generate import AUDIO_MODES
+from motion.player import MotionPlayer
+
+
+def heard(audio: list[Chunk], meter: LevelMeter, mode: str) -> list[tuple[object, float]]:
+    """What the motion layer is given of ``audio`` (24 kHz chunks, oldest first), as (item, audio clock seconds):
+    the music's level measured by ``meter``, and for a mode that listens to the audio itself (:data:`AUDIO_MODES`)
+    the chunks, each at its end."""
+    level = meter.measure(audio)
+    items: list[tuple[object, float]] = [] if level is None else [(level, level.at_s)]
+    if mode in AUDIO_MODES:  # a generation model listens to the audio itself
+        items += [(chunk, chunk.end / MODEL_SAMPLE_RATE) for chunk in audio]
+    return items
 
 
 class MotionCapture:
@@ -27,13 +38,8 @@ class MotionCapture:
     def observe(self, events: list[object], now_s: float) -> None:
         """Apply ``events`` that arrived by ``now_s`` (seconds, audio clock) and the level of the audio since the
         last call (and the audio itself to a mode that listens to it, as the window's session does)."""
-        audio = drain(self._audio)
-        level = self._meter.measure(audio)
-        if level is not None:
-            self.player.apply(level, level.at_s)
-        if self.player.mode in AUDIO_MODES:
-            for chunk in audio:
-                self.player.apply(chunk, chunk.end / MODEL_SAMPLE_RATE)
+        for item, at_s in heard(drain(self._audio), self._meter, self.player.mode):
+            self.player.apply(item, at_s)
         for event in events:
             self.player.apply(event, now_s)
         self.end_s = max(self.end_s, now_s)

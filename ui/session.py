@@ -23,7 +23,7 @@ from live.queues import drain
 from live.ring_buffer import Chunk
 from motion.energy import LevelMeter
 from motion.export import EXPORT_FPS, export_log
-from motion.generate import AUDIO_MODES
+from motion.capture import heard
 from motion.source import DEFAULT_MOTION
 from pose_db.bank import PoseBank
 from pose_db.body import BodyModel
@@ -105,12 +105,8 @@ class LiveSession:
         for event in events:
             self._handle(event)
         audio = drain(self._audio)
-        level = self._meter.measure(audio)
-        if level is not None:
-            self.motion.post(level, level.at_s)
-        if self.motion.mode in AUDIO_MODES:  # a generation model listens to the audio itself
-            for chunk in audio:
-                self.motion.post(chunk, chunk.end / MODEL_SAMPLE_RATE)
+        for item, at_s in heard(audio, self._meter, self.motion.mode):
+            self.motion.post(item, at_s)
         if self.recorder is not None:
             for chunk in audio:
                 self.recorder.add_audio(chunk)
