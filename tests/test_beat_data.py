@@ -137,9 +137,18 @@ def test_tiny_build_writes_the_data_contract(tmp_path: Path, monkeypatch: pytest
     build(BuildConfig(out_dir=out, hours=0.01, seed=5, jobs=1, sources=("drums",)), log=lambda _: None)
     rows = _check_contract(out)
     assert {r[1] for r in rows} == {"drums"}
-    first = (out / f"{rows[0][0]}.flac").read_bytes()
+    first = out / f"{rows[0][0]}.flac"
+    audio, stamp = first.read_bytes(), first.stat().st_mtime_ns
+    logs: list[str] = []
+    build(BuildConfig(out_dir=out, hours=0.01, seed=5, jobs=1, sources=("drums",)), log=logs.append)
+    assert first.stat().st_mtime_ns == stamp and f"{len(rows)} already made" in logs[0], "a rebuild keeps what is made"
+    first.unlink()
     build(BuildConfig(out_dir=out, hours=0.01, seed=5, jobs=1, sources=("drums",)), log=lambda _: None)
-    assert (out / f"{rows[0][0]}.flac").read_bytes() == first, "the same seed must give the same audio"
+    assert first.read_bytes() == audio, "the same seed must give the same audio"
+    assert _check_contract(out) == rows
+    other: list[str] = []
+    build(BuildConfig(out_dir=out, hours=0.01, seed=6, jobs=1, sources=("drums",)), log=other.append)
+    assert "; 0 already made" in other[0], "another seed's items are made afresh"
 
 
 def test_music21_beats_skip_the_pickup() -> None:
@@ -215,3 +224,23 @@ def test_mix_drums_follow_the_mma_beats(seed: int) -> None:
     hits = np.array([t for t, m in item.events if m[0] == 0x99 and m[2] > 0 and m[1] in (36, 38, 45)])
     nearest = np.min(np.abs(hits[None, :] - beats[:, None]), axis=1)
     assert np.mean(nearest < 0.03) > 0.95 and np.median(nearest) < 0.006, f"{item.fields['generator']}: drums off the beats"
+
+
+def test_electronic_grooves_keep_the_beat_grid_under_off_beat_parts() -> None:
+    from model.beat_data import electronic
+    from model.beat_data.annotations import midi_beats
+
+    for seed in range(6):
+        mid, fields = electronic.random_groove_midi(np.random.default_rng(seed), 30.0)
+        grid = midi_beats(mid)
+        bpm = float(fields["tempo_bpm"])
+        beats_per_bar = int(fields["metre"].split("/")[0])
+        assert 85 <= bpm <= 180 and grid.times_s[-1] >= 30.0
+        np.testing.assert_allclose(np.diff(grid.times_s), 60.0 / bpm, atol=1e-3)
+        assert np.all(grid.positions[grid.positions == 1] == 1) and grid.positions.max() == beats_per_bar
+        ons = [t for t, msg in render.timed_events(mid) if msg[0] & 0xF0 == 0x90 and msg[2] > 0]
+        sixteenths = np.array(ons) / (np.median(np.diff(grid.times_s)) / 4)
+        off_grid = np.abs(sixteenths - np.round(sixteenths))
+        if "swing=0.50" in fields["generator"]:
+            assert off_grid.max() < 0.01, "straight grooves put every note on a 16th"
+        assert np.mean(off_grid < 0.01) > 0.5, "notes on the grid (swing moves only every other 16th)"

@@ -8,6 +8,7 @@ their seeds, sources, SoundFonts and lengths) depends only on the seed and the h
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from collections.abc import Callable
@@ -18,16 +19,19 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from model.beat_data import augment, drums, mma_songs, render
+from model.beat_data import augment, drums, electronic, mma_songs, render
 from model.beat_data.annotations import BeatGrid, format_beats, midi_beats
 
-SOURCES: tuple[str, ...] = ("mma", "drums", "mix", "corpus", "fof")
-SOURCE_SHARES: dict[str, float] = {"mma": 0.42, "drums": 0.15, "mix": 0.12, "corpus": 0.17, "fof": 0.14}
+SOURCES: tuple[str, ...] = ("mma", "drums", "mix", "corpus", "fof", "electronic")
+SOURCE_SHARES: dict[str, float] = {"mma": 0.42, "drums": 0.15, "mix": 0.12, "corpus": 0.17, "fof": 0.14,
+                                   "electronic": 0.25}
+"""Relative hours of each source (a source added last, with the hours grown to match, leaves the others' plans as
+they were)."""
 MIN_ITEM_S: float = 20.0
 MAX_ITEM_S: float = 60.0
 MAX_CROP_S: float = 6.0  # items start up to this far into the rendered song, so they rarely start on a downbeat
 MANIFEST_COLUMNS: tuple[str, ...] = ("name", "source", "duration_s", "n_beats", "tempo_bpm", "metre", "soundfont",
-                                     "midi_edit", "augmentation", "licence", "generator")
+                                     "midi_edit", "augmentation", "licence", "generator", "plan")
 _BATCH_SIZE = {"musescore": 16}  # SoundFonts that are slow to load get bigger batches
 _DEFAULT_BATCH = 6
 
@@ -37,7 +41,7 @@ class BuildConfig:
     """``out_dir``; ``hours`` of audio in total; ``seed``; ``jobs`` worker processes; ``sources`` to draw from."""
 
     out_dir: Path
-    hours: float = 6.0
+    hours: float = 7.5
     seed: int = 0
     jobs: int = 2
     sources: tuple[str, ...] = SOURCES
@@ -53,6 +57,11 @@ class ItemPlan:
     seed: int
     duration_s: float
     soundfont: str
+
+    @property
+    def key(self) -> str:
+        """What makes the item: an item written under the same name and key is the same and need not be remade."""
+        return f"seed={self.seed} duration={self.duration_s:.3f} soundfont={self.soundfont or '-'}"
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,9 @@ def make_midi_item(plan: ItemPlan, rng: np.random.Generator) -> MidiItem:
         events.sort(key=lambda e: e[0])
         fields["generator"] += " + " + kit_fields["generator"]
         fields["licence"] = mma_songs.LICENCE
+    elif plan.source == "electronic":
+        mid, fields = electronic.random_groove_midi(rng, need_s)
+        grid, events = midi_beats(mid), render.timed_events(mid)
     elif plan.source == "corpus":
         from model.beat_data import midi_corpus
 
@@ -159,7 +171,7 @@ def _finish(out_dir: Path, plan: ItemPlan, audio: np.ndarray, grid: BeatGrid, fi
     write_item(out_dir, plan.name, audio, grid, render.SAMPLE_RATE)
     row = {"name": plan.name, "source": plan.source, "duration_s": f"{len(audio) / render.SAMPLE_RATE:.3f}",
            "n_beats": str(len(grid.times_s)), "soundfont": plan.soundfont or "-",
-           "augmentation": augment.describe_chain(chain)}
+           "augmentation": augment.describe_chain(chain), "plan": plan.key}
     row.update(fields)
     return {c: row.get(c, "-") for c in MANIFEST_COLUMNS}
 
@@ -219,14 +231,30 @@ def remove_stale(out_dir: Path, keep: set[str]) -> int:
     return len(stale)
 
 
+def made_rows(out_dir: Path, items: list[ItemPlan]) -> list[dict[str, str]]:
+    """Manifest rows of the planned ``items`` that ``out_dir`` already holds as planned (same name and
+    :attr:`ItemPlan.key` in its ``MANIFEST.tsv``, both files present): a build resumes rather than remakes them."""
+    path = out_dir / "MANIFEST.tsv"
+    if not path.is_file():
+        return []
+    keys = {item.name: item.key for item in items}
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [{c: row.get(c) or "-" for c in MANIFEST_COLUMNS} for row in rows
+            if keys.get(row.get("name", "")) == row.get("plan")
+            and all((out_dir / f"{row['name']}{suffix}").is_file() for suffix in (".flac", ".beats"))]
+
+
 def build(config: BuildConfig, log: Callable[[str], None] = print) -> Path:
-    """Run the whole build; returns the manifest path."""
+    """Run the whole build (items already made by the same plan are kept); returns the manifest path."""
     config.out_dir.mkdir(parents=True, exist_ok=True)
     items = plan_items(config)
-    batches = plan_batches(items)
+    rows = made_rows(config.out_dir, items)
+    made = {r["name"] for r in rows}
+    batches = plan_batches([i for i in items if i.name not in made])
     planned = sum(i.duration_s for i in items) / 3600.0
-    log(f"{len(items)} items, about {planned:.2f} h of audio, {len(batches)} batches, {config.jobs} jobs")
-    rows: list[dict[str, str]] = []
+    log(f"{len(items)} items, about {planned:.2f} h of audio; {len(made)} already made; {len(batches)} batches to "
+        f"render, {config.jobs} jobs")
     failed: list[str] = []
     start = time.monotonic()
 

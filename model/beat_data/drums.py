@@ -148,12 +148,14 @@ def drum_midi(rng: np.random.Generator, metre: Metre, style: DrumStyle, beat_bpm
                 length = int(metre.beat_ticks * (0.9 if not group_start else 1.6))
                 hit(t0 + beat * metre.beat_ticks, roots[bar % phrase] + (7 if not group_start and rng.random() < 0.4
                                                                       else 0), 100, 1, length)
-    return _to_midi(notes, metre, quarter_us, style, bars * bar_ticks)
+    programs = {DRUM_CHANNEL: style.kit} | ({} if style.bass_program is None else {1: style.bass_program})
+    return pack_midi(notes, metre, quarter_us, programs, bars * bar_ticks)
 
 
-def _to_midi(notes: list[tuple[int, int, int, int, int]], metre: Metre, quarter_us: int, style: DrumStyle,
-             end_tick: int) -> mido.MidiFile:
-    """Pack ``notes`` into a type-0 MIDI file with tempo, time signature and programs at tick 0."""
+def pack_midi(notes: list[tuple[int, int, int, int, int]], metre: Metre, quarter_us: int, programs: dict[int, int],
+              end_tick: int) -> mido.MidiFile:
+    """Pack ``notes`` ((tick, channel, note, velocity, length ticks), any order) into a type-0 MIDI file with tempo,
+    time signature and ``programs`` (channel -> GM program, the drum kit on the drum channel) at tick 0."""
     events: list[tuple[int, int, mido.Message]] = []
     for tick, ch, note, vel, length in notes:
         events.append((tick, 1, mido.Message("note_on", channel=ch, note=note, velocity=vel)))
@@ -164,9 +166,8 @@ def _to_midi(notes: list[tuple[int, int, int, int, int]], metre: Metre, quarter_
     mid.tracks.append(track)
     track.append(mido.MetaMessage("set_tempo", tempo=quarter_us, time=0))
     track.append(mido.MetaMessage("time_signature", numerator=metre.numerator, denominator=metre.denominator, time=0))
-    track.append(mido.Message("program_change", channel=DRUM_CHANNEL, program=style.kit, time=0))
-    if style.bass_program is not None:
-        track.append(mido.Message("program_change", channel=1, program=style.bass_program, time=0))
+    for channel, program in sorted(programs.items()):
+        track.append(mido.Message("program_change", channel=channel, program=program, time=0))
     last = 0
     for tick, _, msg in events:
         track.append(msg.copy(time=tick - last))
