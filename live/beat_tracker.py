@@ -7,13 +7,11 @@ subdivisions) from the current tempo and phase, without waiting for the next bea
 tracker frames arbitrary blocks into hops and gates silence; a back end turns hops into beats
 (``BeatTrackerConfig.backend``):
 
-- ``'learned'``: a learned causal activation network (:class:`live.beat_activation.BeatActivation`, beat
+- ``'learned'`` (default): a learned causal activation network (:class:`live.beat_activation.BeatActivation`, beat
   and downbeat probabilities per 10 ms frame) decoded by a forward bar-pointer HMM
   (:class:`live.beat_decoder.BeatDecoder`: tempo 55-215 BPM, metres 2, 3, 4 and 5): beats with their position in the
   bar, reported in the frame they fall in. :class:`OnlineBeatTracker` can be given its own activation and decoder.
-  Not yet the default: on the dev clips it finds downbeats and metres but tracks beats less well than cumscore
-  (README, "Online beat tracking").
-- ``'cumscore'`` (default): a DSP tracker in the style of BTrack (Stark, Davies & Plumbley 2009), the real-time
+- ``'cumscore'``: a DSP tracker in the style of BTrack (Stark, Davies & Plumbley 2009), the real-time
   successor of the method inside aubio, on an onset function from :mod:`live.onsets`:
 
   * a *cumulative beat score* ``C[n] = (1 - a) O[n] + a max_v W(v) C[n - v]``, ``v`` in [P/2, 2P] frames, with a
@@ -50,7 +48,7 @@ from live.beat_decoder import BeatDecoder, BeatDecoderConfig, BeatEvent
 
 __all__ = ["BACKENDS", "BeatEvent", "BeatTrackerConfig", "OnlineBeatTracker"]
 
-BACKENDS: tuple[str, ...] = ("cumscore", "learned", "aubio")
+BACKENDS: tuple[str, ...] = ("learned", "cumscore", "aubio")
 """The tracking back ends, the default first."""
 SCORE_ALPHA: float = 0.9
 """Weight of the past in the cumulative beat score (BTrack's value)."""
@@ -69,8 +67,8 @@ class BeatTrackerConfig:
     """Settings of :class:`OnlineBeatTracker` (see bench/bench_beats.py for the measurements behind the defaults).
 
     Attributes:
-        backend: ``'cumscore'`` (BTrack-style predict-and-correct, the default), ``'learned'`` (activation network +
-            bar-pointer decoder, with downbeats) or ``'aubio'`` (``aubio.tempo`` as it is).
+        backend: ``'learned'`` (activation network + bar-pointer decoder, with downbeats: the default),
+            ``'cumscore'`` (BTrack-style predict-and-correct) or ``'aubio'`` (``aubio.tempo`` as it is).
         weights: the learned back end's activation weights (``.npz``); None for the bundled ones.
         decoder: the learned back end's decoder settings.
         onset: cumscore/aubio onset function, ``'logflux'`` or an aubio descriptor (``'specflux'``, ``'hfc'``,
@@ -88,7 +86,7 @@ class BeatTrackerConfig:
         silence_hold_s: beats stop, and the back end is reset, after this many seconds of continuous silence.
     """
 
-    backend: str = "cumscore"
+    backend: str = "learned"
     weights: Path | None = None
     decoder: BeatDecoderConfig = field(default_factory=BeatDecoderConfig)
     onset: str | None = None

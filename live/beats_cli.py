@@ -15,9 +15,9 @@ DEFAULT_RATE: int = 44_100
 """Sample rate in Hz the file is decoded at (a typical live input rate)."""
 DEFAULT_BLOCK: int = 512
 """Samples per block fed to the tracker (a typical audio callback size)."""
-BACKEND_CHOICES: tuple[str, ...] = ("cumscore", "learned", "aubio")
+BACKEND_CHOICES: tuple[str, ...] = ("learned", "cumscore", "aubio")
 """``--backend`` / ``--beat-tracker`` values (live.beat_tracker.BACKENDS, repeated here so building the command line
-imports nothing); the first is the default: the learned tracker does not yet beat it on beats (see the README)."""
+imports nothing); the first is the default."""
 
 
 def track_file(
@@ -46,7 +46,7 @@ def run_beats(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Print the online beats of ``args.audio``, one per line (see :func:`format_beat`); exit status 0."""
     if args.block < 1 or args.rate < 1000:
         raise InputError(None, f"--block must be >= 1 and --rate >= 1000 Hz (got {args.block}, {args.rate})")
-    backend = args.backend or ("learned" if args.downbeats else BACKEND_CHOICES[0])
+    backend = args.backend or BACKEND_CHOICES[0]
     if args.downbeats and backend != "learned":
         raise InputError(None, f"--downbeats needs the learned back end ({backend!r} does not find bars)")
     for event in track_file(args.audio, args.rate, args.block, backend):
@@ -66,7 +66,7 @@ def add_beats_command(commands: argparse._SubParsersAction) -> argparse.Argument
     parser.add_argument("audio", help="audio file (any format the decoder reads)")
     parser.add_argument("--downbeats", action="store_true", help="also print each beat's position in its bar")
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default=None,
-                        help=f"tracker back end (default: learned with --downbeats, else {BACKEND_CHOICES[0]})")
+                        help=f"tracker back end (default {BACKEND_CHOICES[0]}; --downbeats needs it)")
     parser.add_argument("--block", type=int, default=DEFAULT_BLOCK, help=f"samples per block (default {DEFAULT_BLOCK})")
     parser.add_argument("--rate", type=int, default=DEFAULT_RATE, help=f"sample rate in Hz (default {DEFAULT_RATE})")
     parser.set_defaults(run=run_beats)
@@ -74,10 +74,10 @@ def add_beats_command(commands: argparse._SubParsersAction) -> argparse.Argument
 
 
 def add_beat_tracker_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--beat-tracker {cumscore,learned,aubio}`` (the engine's online beat tracker) to ``parser``."""
+    """Add ``--beat-tracker {learned,cumscore,aubio}`` (the engine's online beat tracker) to ``parser``."""
     parser.add_argument("--beat-tracker", choices=BACKEND_CHOICES, default=BACKEND_CHOICES[0],
-                        help="online beat tracker: cumscore (default), learned (network + bar-pointer decoder: "
-                             "downbeats and metre) or aubio")
+                        help="online beat tracker: learned (default: network + bar-pointer decoder, with downbeats "
+                             "and metre), cumscore (the DSP tracker, no bars) or aubio")
 
 
 def tracker_config(args: argparse.Namespace):  # -> live.beat_tracker.BeatTrackerConfig, imported when called

@@ -214,3 +214,23 @@ def test_train_cli_names_a_missing_data_folder_and_exits_2(tmp_path: Path, capsy
     assert cli.main(["--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "w.npz")]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'nothing'}: beat data folder not found")
     assert not (tmp_path / "w.npz").exists()
+
+
+def test_stretched_chunks_keep_the_targets_on_the_beats_they_mark() -> None:
+    from model.beat_training.dataset import ChunkSampler, Item, frame_targets
+
+    rate, beats = 100.0, np.arange(0.5, 30.0, 0.5)
+    positions = np.where(np.arange(len(beats)) % 4 == 0, 1, 2)
+    targets = frame_targets(beats, positions, 3000, rate)
+    features = np.zeros((3000, 4), np.float16)
+    features[:, 0] = targets[:, 1] + targets[:, 2]  # the features mark the beats as the targets do
+    item = Item("x", "x", features, targets, beats, beats[positions == 1], rate)
+    sampler = ChunkSampler([item], chunk_frames=800, batch_size=6, stretch=(1.2, 1.2), stretch_p=1.0)
+    feats, chunk_targets, mask = sampler.batch(np.random.default_rng(0))
+    assert mask.sum() == 6 * 800
+    for f, t in zip(feats, chunk_targets):
+        marked = np.flatnonzero(t[:, 1] + t[:, 2] == 1.0)
+        assert np.all(np.abs(np.diff(marked) - 50 / 1.2) <= 1), "beats 0.5 s apart must come 0.417 s apart"
+        peaks = np.flatnonzero((f[1:-1, 0] >= f[:-2, 0]) & (f[1:-1, 0] > f[2:, 0]) & (f[1:-1, 0] > 0.6)) + 1
+        assert len(peaks) == len(marked) and np.all(np.abs(peaks - marked) <= 1)
+        assert np.isin(np.flatnonzero(t[:, 2] == 1.0), marked[::1]).all() and (t[:, 2] == 1.0).sum() >= len(marked) // 4

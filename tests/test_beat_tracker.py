@@ -255,10 +255,10 @@ def test_beats_after_a_silent_start_are_on_the_stream_clock(backend: str) -> Non
     assert all(-1e-9 <= e.reported_s - e.time_s <= 0.1 for e in events)
 
 
-@pytest.mark.parametrize(("argv", "backend"), [([], "cumscore"), (["--beat-tracker", "learned"], "learned"),
+@pytest.mark.parametrize(("argv", "backend"), [([], "learned"), (["--beat-tracker", "cumscore"], "cumscore"),
                                                 (["--beat-tracker", "aubio"], "aubio")])
 def test_engine_commands_choose_their_beat_tracker(argv: list[str], backend: str) -> None:
-    """``live`` and ``show`` take ``--beat-tracker``; the engine's tracker settings follow it (default cumscore)."""
+    """``live`` and ``show`` take ``--beat-tracker``; the engine's tracker settings follow it (default learned)."""
     from live.live_cli import add_live_command
     from ui.cli import add_show_options
 

@@ -193,13 +193,19 @@ class ChunkSampler:
     """Random fixed-length training chunks: items drawn in proportion to their length, a uniform start in each.
 
     ``batch(rng)`` -> (features float32 (B, T, n_features), targets float32 (B, T, 3), mask float32 (B, T)); an item
-    shorter than ``chunk_frames`` is zero-padded with mask 0.
+    shorter than a chunk is zero-padded with mask 0. With ``stretch = (low, high)``, a share ``stretch_p`` of the
+    chunks is tempo-stretched by a factor drawn log-uniformly from that range (1.25: the music plays 25 % faster):
+    output frame ``j`` interpolates the item's frames linearly at ``start + j * factor``, and the targets are made
+    afresh from the beat times so moved.
     """
 
-    def __init__(self, items: list[Item], chunk_frames: int, batch_size: int) -> None:
+    def __init__(self, items: list[Item], chunk_frames: int, batch_size: int,
+                 stretch: tuple[float, float] | None = None, stretch_p: float = 0.5) -> None:
         self.items = items
         self.chunk_frames = chunk_frames
         self.batch_size = batch_size
+        self.stretch = stretch
+        self.stretch_p = stretch_p
         lengths = np.array([len(it.features) for it in items], np.float64)
         self._p = lengths / lengths.sum()
         self.total_frames = int(lengths.sum())
@@ -212,9 +218,32 @@ class ChunkSampler:
         mask = np.zeros((self.batch_size, t), np.float32)
         for b, idx in enumerate(rng.choice(len(self.items), size=self.batch_size, p=self._p)):
             item = self.items[idx]
-            start = int(rng.integers(0, max(1, len(item.features) - t + 1)))
-            n = min(t, len(item.features) - start)
-            feats[b, :n] = item.features[start : start + n]
-            targets[b, :n] = item.targets[start : start + n]
+            factor = 1.0
+            if self.stretch is not None and rng.random() < self.stretch_p:
+                factor = float(np.exp(rng.uniform(*np.log(self.stretch))))
+            n = self._chunk(item, rng, factor, feats[b], targets[b])
             mask[b, :n] = 1.0
         return feats, targets, mask
+
+    def _chunk(self, item: Item, rng: np.random.Generator, factor: float, feats: np.ndarray,
+               targets: np.ndarray) -> int:
+        """Fill ``feats`` (T, n_features) and ``targets`` (T, 3) with one random chunk of ``item`` stretched by
+        ``factor``; returns how many frames were filled."""
+        t, length = self.chunk_frames, len(item.features)
+        if factor == 1.0:
+            start = int(rng.integers(0, max(1, length - t + 1)))
+            n = min(t, length - start)
+            feats[:n] = item.features[start : start + n]
+            targets[:n] = item.targets[start : start + n]
+            return n
+        span = (t - 1) * factor + 1  # source frames covered
+        start = float(rng.uniform(0.0, max(0.0, length - 1 - span)))
+        n = min(t, int((length - 1 - start) / factor) + 1)
+        source = start + np.arange(n) * factor
+        low = np.minimum(source.astype(np.int64), length - 2)
+        weight = (source - low)[:, None].astype(np.float32)
+        feats[:n] = item.features[low] * (1 - weight) + item.features[low + 1] * weight
+        positions = np.where(np.isin(item.beats_s, item.downbeats_s), 1, 2)
+        moved_s = (item.beats_s * item.frame_rate - start) / factor / item.frame_rate
+        targets[:n] = frame_targets(moved_s, positions, n, item.frame_rate)
+        return n

@@ -28,7 +28,7 @@ class NetworkConfig:
     """
 
     n_features: int = N_FEATURES
-    channels: int = 32
+    channels: int = 48
     kernel: int = 3
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
     dropout: float = 0.1

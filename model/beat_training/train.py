@@ -1,7 +1,8 @@
 """Training loop of the beat activation network: random chunks, weighted soft-target cross-entropy, validation F.
 
 Recipe (defaults of :class:`TrainConfig`): items from a beat-data folder, ~10 % of the source songs held out; batches
-of ``batch_size`` random ``chunk_s``-second chunks; AdamW with a cosine learning-rate decay over the planned run
+of ``batch_size`` random ``chunk_s``-second chunks, ``stretch_p`` of them tempo-stretched by a factor in
+``stretch``; AdamW with a cosine learning-rate decay over the planned run
 (``epochs`` or ``max_minutes``, whichever ends first); the per-frame cross-entropy against the widened soft targets,
 weighted by ``class_weights`` (no beat / beat / downbeat) for the imbalance. After every epoch the whole validation
 items are run, beats and downbeats are picked as activation peaks, and their F-measure (70 ms) is logged; each new
@@ -43,13 +44,15 @@ class TrainConfig:
     out_path: Path
     cache_dir: Path | None = None
     epochs: int = 60
-    max_minutes: float = 30.0
+    max_minutes: float = 45.0
     chunk_s: float = 16.0
     batch_size: int = 12
     learning_rate: float = 2e-3
     final_lr_share: float = 0.05
     weight_decay: float = 1e-4
-    class_weights: tuple[float, float, float] = (1.0, 5.0, 5.0)
+    class_weights: tuple[float, float, float] = (1.0, 5.0, 8.0)
+    stretch: tuple[float, float] | None = (0.85, 1.18)
+    stretch_p: float = 0.5
     validation_share: float = 0.1
     seed: int = 0
     threads: int = 2
@@ -170,7 +173,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print) -> dict[str, 
     net.set_normalisation(*normalisation(train_items))
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     frame_rate = train_items[0].frame_rate
-    sampler = ChunkSampler(train_items, int(round(config.chunk_s * frame_rate)), config.batch_size)
+    sampler = ChunkSampler(train_items, int(round(config.chunk_s * frame_rate)), config.batch_size, config.stretch,
+                           config.stretch_p)
     steps = max(1, sampler.total_frames // (sampler.chunk_frames * config.batch_size))
     budget_s = config.max_minutes * 60.0
     summary: dict[str, Any] = {
