@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -43,14 +44,19 @@ def format_beat(event: BeatEvent, downbeats: bool) -> str:
 
 
 def run_beats(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Print the online beats of ``args.audio``, one per line (see :func:`format_beat`); exit status 0."""
+    """Print the online beats of ``args.audio``, one per line (see :func:`format_beat`); exit status 0, also when the
+    reader closes the pipe early."""
     if args.block < 1 or args.rate < 1000:
         raise InputError(None, f"--block must be >= 1 and --rate >= 1000 Hz (got {args.block}, {args.rate})")
     backend = args.backend or BACKEND_CHOICES[0]
     if args.downbeats and backend != "learned":
         raise InputError(None, f"--downbeats needs the learned back end ({backend!r} does not find bars)")
-    for event in track_file(args.audio, args.rate, args.block, backend):
-        print(format_beat(event, args.downbeats), file=out)
+    try:
+        for event in track_file(args.audio, args.rate, args.block, backend):
+            print(format_beat(event, args.downbeats), file=out)
+        out.flush()
+    except BrokenPipeError:  # the reader went away (``beats SONG | head``): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's recipe: no second error at exit
     return 0
 
 

@@ -205,6 +205,18 @@ def test_cli_prints_beat_times(tmp_path) -> None:
     assert np.abs(times[:, None] - clicks[None, :]).min(axis=1).max() <= 0.02
 
 
+def test_cli_output_closed_early_is_not_an_error(tmp_path) -> None:
+    """``beats SONG | head -1``: the reader closes the pipe before the beats come; exit 0 and nothing on stderr."""
+    audio, _ = click_track(120.0, 8.0, RATE)
+    path = tmp_path / "clicks.wav"
+    soundfile.write(path, audio, RATE)
+    proc = subprocess.Popen([sys.executable, str(REPO / "main.py"), "beats", str(path), "--backend", "cumscore"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and err == b"", err.decode()
+
+
 def test_cli_bad_file_raises_input_error(tmp_path) -> None:
     bad = tmp_path / "bad.wav"
     bad.write_text("not audio")
