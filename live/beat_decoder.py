@@ -15,23 +15,20 @@ The state space is madmom's ``DBNDownBeatTrackingProcessor`` one (Krebs, Böck &
   a boundary falls on the activation's peak rather than up to 1/16 of a beat before it; and the beat and downbeat
   activations are divided by their share in the training data (scaled likelihoods), so that a network unsure of the
   bar favours no metre;
-* a restart hazard ``restart_prob`` per frame mixes the initial distribution (the metre prior, uniform over
-  log-tempo and phase) into the prediction: the music may change at any time (a new song), and no state ever
-  underflows;
+* a restart hazard ``restart_prob`` per frame mixes the initial distribution (uniform over metre, log-tempo and
+  phase) into the prediction: the music may change at any time (a new song), and no state ever underflows;
 * a break model: with probability ``break`` (a two-state switch at ``break_rate_hz``, updated by how well the beat
   model predicted each frame) the activations say nothing about the phase (a break, a held chord), so missing peaks
   do not hold the pointer back and the beats go on by prediction.
 
 Decoding is the forward algorithm alone (filtering, no look-ahead). Each frame the metre with the largest posterior
-mass is chosen and, within it, the most probable state, which the beats follow. The reported metre changes only when
-another has ``metre_switch_odds`` times its mass, so bars do not flicker between metres the activations hardly tell
-apart; a beat's place in the bar is read under the reported metre. A beat is reported in the frame in which the
-MAP state crosses a beat boundary (madmom's online rule; debounced as madmom's, but no two beats closer than half the
-current period rather than the shortest period), with its position in the bar. When the MAP state moves on
-smoothly the beat is reported in the very frame it falls in; when it jumps past a boundary the beat is reported at
-once, with the time the jump implies (a few frames back). The next beat is predicted from the MAP tempo and phase
-(``next_beat_s``). Octave and phase are settled by the bar model: only a pointer whose period and bar phase explain
-both the beat and the downbeat activations gathers the posterior.
+mass is chosen and, within it, the most probable state. A beat is reported in the frame in which that state crosses a
+beat boundary (madmom's online rule; debounced as madmom's, but no two beats closer than half the current period
+rather than the shortest period), with its position in the bar. When the MAP state moves on smoothly the beat is
+reported in the very frame it falls in; when it jumps past a boundary the beat is reported at once, with the time
+the jump implies (a few frames back). The next beat is predicted from the MAP tempo and phase (``next_beat_s``).
+Octave and phase are settled by the bar model: only a pointer whose period and bar phase explain both the beat and
+the downbeat activations gathers the posterior.
 """
 
 from __future__ import annotations
@@ -98,13 +95,6 @@ class BeatDecoderConfig:
         threshold: activation (beat + downbeat) that counts as evidence of music with beats (madmom's threshold).
         downbeat_share: share of downbeats among the beats the activation network was trained on (the generated
             training data, out/beat_data: 0.289 of 28,624 beats on 2026-11-29); see ``BeatDecoder._beat_densities``.
-        metre_prior: ``(beats per bar, weight)`` pairs: the prior of each metre in the initial and restart
-            distributions (normalised over ``metres``; a metre not listed gets the smallest listed weight); None for
-            uniform. The default is each metre's share of the training data's time (out/beat_data, 7.5 h).
-        metre_switch_odds: the reported metre changes only when another metre's posterior mass is this many times
-            its own (1: always the most probable). Chosen on the generated validation songs (2026-11-29): with the
-            prior, 10 gives 4.0 metre changes a minute against 11.0 with neither, downbeat F 0.549 against 0.540,
-            beat F 0.891 against 0.888 (the beats follow the most probable metre whatever is reported).
     """
 
     min_bpm: float = 55.0
@@ -118,8 +108,6 @@ class BeatDecoderConfig:
     evidence_s: float = 4.0
     threshold: float = 0.05
     downbeat_share: float = 0.29
-    metre_prior: tuple[tuple[int, float], ...] | None = ((2, 0.11), (3, 0.17), (4, 0.68), (5, 0.04))
-    metre_switch_odds: float = 10.0
 
 
 def beat_intervals(frame_rate: float, min_bpm: float, max_bpm: float, num_tempi: int | None) -> np.ndarray:
@@ -141,16 +129,6 @@ def beat_intervals(frame_rate: float, min_bpm: float, max_bpm: float, num_tempi:
         count += 1
 
 
-def metre_weights(metres: tuple[int, ...], prior: tuple[tuple[int, float], ...] | None) -> np.ndarray:
-    """Prior probability (M,) of each of ``metres`` from ``(beats per bar, weight)`` pairs (see
-    :attr:`BeatDecoderConfig.metre_prior`): a metre not listed gets the smallest listed weight; uniform for None."""
-    if not prior:
-        return np.full(len(metres), 1.0 / len(metres))
-    given = dict(prior)
-    weights = np.array([given.get(m, min(given.values())) for m in metres], dtype=np.float64)
-    return weights / weights.sum()
-
-
 def tempo_transitions(intervals: np.ndarray, transition_lambda: float) -> np.ndarray:
     """Row-stochastic (T, T) matrix of tempo changes at a beat boundary: madmom's exponential transition."""
     ratio = intervals[None, :] / intervals[:, None]
@@ -170,7 +148,6 @@ class _BarStateSpace:
         self.intervals = beat_intervals(frame_rate, config.min_bpm, config.max_bpm, config.num_tempi)
         n_tempi = len(self.intervals)
         self.metres = np.array(config.metres, dtype=int)
-        self.metre_prior = metre_weights(config.metres, config.metre_prior)
         self.row_metre = np.repeat(np.arange(len(self.metres)), self.metres)  # (R,) metre index of each row
         self.row_beat = np.concatenate([np.arange(m) for m in self.metres])  # (R,) 0-based beat in bar
         first_row = np.concatenate([[0], np.cumsum(self.metres)[:-1]])
@@ -187,7 +164,6 @@ class _BarStateSpace:
         self.state_row = block // n_tempi
         self.state_tempo = block % n_tempi
         self.state_pos = np.arange(self.n_states) - self.block_start[block]
-        self.early_half = self.state_pos < self.intervals[self.state_tempo] / 2  # (S,) first half of a beat
         self.metre_slices = self._metre_slices(first_row, n_tempi)
         self._set_pointers(config.observation_lambda)
 
@@ -210,12 +186,11 @@ class _BarStateSpace:
         self.downbeat_states = np.flatnonzero(downbeat)
 
     def initial(self) -> np.ndarray:
-        """Initial distribution (S,) float32: the metre prior, then uniform over tempo, beat in bar and phase within
-        the beat."""
+        """Initial distribution (S,) float32: uniform over metre, tempo, beat in bar and phase within the beat."""
         _, n_tempi = self.rows_tempi
         tau = self.intervals[self.state_tempo].astype(np.float64)
-        metre_index = self.row_metre[self.state_row]
-        p = self.metre_prior[metre_index] / (n_tempi * self.metres[metre_index] * tau)
+        metre = self.metres[self.row_metre[self.state_row]].astype(np.float64)
+        p = 1.0 / (len(self.metres) * n_tempi * metre * tau)
         return (p / p.sum()).astype(np.float32)
 
 
@@ -231,8 +206,6 @@ class BeatDecoder:
             raise ValueError(f"bad decoder settings: need 0 < min_bpm < max_bpm and metres >= 1 ({config})")
         if not 0 < config.downbeat_share < 1:
             raise ValueError(f"bad decoder settings: downbeat_share must be in (0, 1) ({config})")
-        if config.metre_switch_odds < 1 or (config.metre_prior and min(w for _, w in config.metre_prior) <= 0):
-            raise ValueError(f"bad decoder settings: need metre_switch_odds >= 1, metre_prior weights > 0 ({config})")
         self.frame_rate = frame_rate
         self.config = config
         self._space = _BarStateSpace(frame_rate, config)
@@ -247,9 +220,8 @@ class BeatDecoder:
     def reset(self) -> None:
         """Forget everything: back to the initial distribution, no beat, no evidence."""
         self._fwd = self._initial.copy()
-        self._map = -1  # state index of the MAP state of the most probable metre, -1 before the first frame
-        self._beat_metre = 0  # index into config.metres of the most probable metre (the beats follow it)
-        self._metre = 0  # index into config.metres of the reported metre (held until another is clearly likelier)
+        self._map = -1  # state index of the MAP state, -1 before the first frame
+        self._metre = 0  # index into config.metres of the most probable metre
         self._t_s = 0.0
         self._last_beat_s: float | None = None
         self._beat_times: deque[float] = deque(maxlen=TEMPO_BEATS)
@@ -259,13 +231,13 @@ class BeatDecoder:
 
     @property
     def beats_per_bar(self) -> int | None:
-        """Beats per bar of the reported metre; None before the first beat."""
+        """Beats per bar of the most probable metre; None before the first beat."""
         return int(self._space.metres[self._metre]) if self._last_beat_s is not None else None
 
     @property
     def confidence(self) -> float:
-        """0..1: share of the most probable metre's posterior on tempi near the MAP state's
-        (:data:`MAP_TEMPO_SPAN`), at the last beat."""
+        """0..1: share of the chosen metre's posterior on tempi near the MAP state's (:data:`MAP_TEMPO_SPAN`), at the
+        last beat."""
         return self._confidence
 
     @property
@@ -313,7 +285,7 @@ class BeatDecoder:
         self._beat_times.append(time_s)
         period_s = self._period_frames() / self.frame_rate
         self._confidence = self._tempo_confidence()
-        beat_in_bar = self._beat_in_bar()
+        beat_in_bar = int(space.row_beat[space.state_row[self._map]]) + 1
         return BeatEvent(
             time_s=time_s,
             reported_s=t_s,
@@ -366,28 +338,12 @@ class BeatDecoder:
         return max(beat, ACTIVATION_FLOOR) / (2.0 * (1.0 - share)), max(down, ACTIVATION_FLOOR) / (2.0 * share)
 
     def _choose_map(self) -> None:
-        """The most probable metre (by posterior mass) and the most probable state within it, which the beats
-        follow; and the reported metre, which changes only when another has ``metre_switch_odds`` times its mass."""
+        """The most probable metre (by posterior mass) and the most probable state within it."""
         slices = self._space.metre_slices
         masses = [float(self._fwd[s].sum()) for s in slices]
-        self._beat_metre = int(np.argmax(masses))
-        if self._map < 0 or masses[self._beat_metre] > self.config.metre_switch_odds * masses[self._metre]:
-            self._metre = self._beat_metre
-        chosen = slices[self._beat_metre]
+        self._metre = int(np.argmax(masses))
+        chosen = slices[self._metre]
         self._map = chosen.start + int(np.argmax(self._fwd[chosen]))
-
-    def _beat_in_bar(self) -> int:
-        """1-based place in the bar of the beat just crossed, under the reported metre: the MAP state's beat when
-        that metre is the most probable one, else the beat of the bar holding that metre's most posterior mass among
-        the states in the first half of a beat (those that have just crossed a boundary)."""
-        space = self._space
-        if self._metre == self._beat_metre:
-            return int(space.row_beat[space.state_row[self._map]]) + 1
-        chosen = space.metre_slices[self._metre]
-        rows = space.state_row[chosen]
-        just_crossed = space.early_half[chosen]
-        mass = np.bincount(rows[just_crossed] - rows[0], weights=self._fwd[chosen][just_crossed])
-        return int(space.row_beat[rows[0] + int(np.argmax(mass))]) + 1
 
     def _crossed(self, previous: int) -> bool:
         """Whether the MAP pointer crossed a beat boundary since the last frame (now in the first half of a beat,
@@ -403,9 +359,9 @@ class BeatDecoder:
         return space.state_pos[previous] >= space.intervals[space.state_tempo[previous]] / 2
 
     def _tempo_marginal(self) -> np.ndarray:
-        """Posterior mass (T,) of each tempo within the most probable metre."""
+        """Posterior mass (T,) of each tempo within the chosen metre."""
         space = self._space
-        rows = space.row_metre == self._beat_metre
+        rows = space.row_metre == self._metre
         block_mass = np.add.reduceat(self._fwd, space.block_start).reshape(space.rows_tempi)
         return block_mass[rows].sum(axis=0)
 
@@ -420,7 +376,7 @@ class BeatDecoder:
         return float(intervals.mean())
 
     def _map_period_frames(self) -> float:
-        """Posterior mean beat interval in frames over the tempi near the MAP state's (most probable metre)."""
+        """Posterior mean beat interval in frames over the tempi near the MAP state's (chosen metre)."""
         intervals = self._space.intervals
         near = self._near_map_tempo()
         mass = self._tempo_marginal()[near]
@@ -433,7 +389,7 @@ class BeatDecoder:
         return np.abs(intervals / tau - 1.0) <= MAP_TEMPO_SPAN
 
     def _tempo_confidence(self) -> float:
-        """Share of the most probable metre's posterior on the tempi near the MAP state's."""
+        """Share of the chosen metre's posterior on the tempi near the MAP state's."""
         marginal = self._tempo_marginal()
         total = marginal.sum()
         return float(np.clip(marginal[self._near_map_tempo()].sum() / total, 0.0, 1.0)) if total > 0 else 0.0

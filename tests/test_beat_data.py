@@ -141,7 +141,7 @@ def test_tiny_build_writes_the_data_contract(tmp_path: Path, monkeypatch: pytest
     audio, stamp = first.read_bytes(), first.stat().st_mtime_ns
     logs: list[str] = []
     build(BuildConfig(out_dir=out, hours=0.01, seed=5, jobs=1, sources=("drums",)), log=logs.append)
-    assert first.stat().st_mtime_ns == stamp and f"{len(rows)} already made" in logs[0], "a rebuild keeps its items"
+    assert first.stat().st_mtime_ns == stamp and f"{len(rows)} already made" in logs[0], "a rebuild keeps what is made"
     first.unlink()
     build(BuildConfig(out_dir=out, hours=0.01, seed=5, jobs=1, sources=("drums",)), log=lambda _: None)
     assert first.read_bytes() == audio, "the same seed must give the same audio"

@@ -172,38 +172,3 @@ def test_a_network_unsure_of_the_bar_still_places_it(beats_per_bar: int) -> None
     events = decode(act, decoder=decoder)
     assert decoder.beats_per_bar == beats_per_bar
     assert f_measure(times[positions == 1], events, downbeats=True) >= 0.95
-
-
-def test_a_bar_the_activations_do_not_mark_is_read_in_the_prior_metre() -> None:
-    """Every beat with the training data's downbeat share: nothing tells the metres apart but the prior (4/4)."""
-    times, positions = beat_grid(110.0, SECONDS, 4)
-    act = grid_activations(times, positions, SECONDS, FPS, np.random.default_rng(3), downbeat_shares=(0.29, 0.29))
-    decoder = BeatDecoder(FPS)
-    events = decode(act, decoder=decoder)
-    assert f_measure(times, events) >= 0.97
-    assert {e.beats_per_bar for e in events if e.time_s > 5.0} == {4} and decoder.beats_per_bar == 4
-    assert BeatDecoder(FPS, BeatDecoderConfig(metres=(3, 4, 7)))._space.metre_prior == pytest.approx(
-        np.array([0.17, 0.68, 0.04]) / 0.89)  # a metre the prior does not list gets its smallest weight
-
-
-def test_the_reported_metre_holds_until_another_is_clearly_more_likely() -> None:
-    """Bars not marked (each beat's downbeat share drawn at random, 0.05-0.6): the reported metre flickers when the
-    most probable one is always taken, and changes far less with the default prior and switching odds."""
-    rng = np.random.default_rng(0)
-    times, positions = beat_grid(120.0, 60.0, 4)
-    total = grid_activations(times, positions, 60.0, FPS, rng, downbeat_shares=(0.29, 0.29)).sum(axis=1)
-    share = np.zeros(len(total))
-    for t in times:
-        k = int(round(t * FPS))
-        share[max(0, k - 4) : k + 5] = rng.uniform(0.05, 0.6)
-    act = np.stack([total * (1 - share), total * share], axis=1)
-
-    def changes(config: BeatDecoderConfig) -> int:
-        events = decode(act, decoder=BeatDecoder(FPS, config))
-        assert f_measure(times, events) >= 0.97
-        metres = [e.beats_per_bar for e in events]
-        return sum(a != b for a, b in zip(metres, metres[1:]))
-
-    assert 3 * changes(BeatDecoderConfig()) <= changes(BeatDecoderConfig(metre_switch_odds=1.0, metre_prior=None))
-    with pytest.raises(ValueError, match="metre_switch_odds"):
-        BeatDecoder(FPS, BeatDecoderConfig(metre_switch_odds=0.5))

@@ -62,8 +62,7 @@ class Groove:
 
     def describe(self) -> str:
         """A short text for the manifest."""
-        return (f"{self.beats_per_bar}/4 kick={self.kick} snare={self.snare} hats={self.hats} "
-                f"open={int(self.open_hat)} "
+        return (f"{self.beats_per_bar}/4 kick={self.kick} snare={self.snare} hats={self.hats} open={int(self.open_hat)} "
                 f"bass={self.bass} stabs={self.stabs} pad={int(self.pad)} swing={self.swing:.2f} kit={self.kit}")
 
 
