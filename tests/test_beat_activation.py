@@ -224,7 +224,7 @@ def test_stretched_chunks_keep_the_targets_on_the_beats_they_mark() -> None:
     targets = frame_targets(beats, positions, 3000, rate)
     features = np.zeros((3000, 4), np.float16)
     features[:, 0] = targets[:, 1] + targets[:, 2]  # the features mark the beats as the targets do
-    item = Item("x", "x", features, targets, beats, beats[positions == 1], rate)
+    item = Item("x", "x", features, targets, beats, positions, rate)
     sampler = ChunkSampler([item], chunk_frames=800, batch_size=6, stretch=(1.2, 1.2), stretch_p=1.0)
     feats, chunk_targets, mask = sampler.batch(np.random.default_rng(0))
     assert mask.sum() == 6 * 800
@@ -233,4 +233,4 @@ def test_stretched_chunks_keep_the_targets_on_the_beats_they_mark() -> None:
         assert np.all(np.abs(np.diff(marked) - 50 / 1.2) <= 1), "beats 0.5 s apart must come 0.417 s apart"
         peaks = np.flatnonzero((f[1:-1, 0] >= f[:-2, 0]) & (f[1:-1, 0] > f[2:, 0]) & (f[1:-1, 0] > 0.6)) + 1
         assert len(peaks) == len(marked) and np.all(np.abs(peaks - marked) <= 1)
-        assert np.isin(np.flatnonzero(t[:, 2] == 1.0), marked[::1]).all() and (t[:, 2] == 1.0).sum() >= len(marked) // 4
+        assert np.isin(np.flatnonzero(t[:, 2] == 1.0), marked).all() and (t[:, 2] == 1.0).sum() >= len(marked) // 4

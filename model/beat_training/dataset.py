@@ -36,7 +36,8 @@ class Item:
         group: items of one group (one source song) go to the same split.
         features: float16 (F, n_features) feature rows.
         targets: float32 (F, 3) target probabilities of no beat / beat / downbeat per frame (rows sum to 1).
-        beats_s: float64 (B,) beat times in seconds; ``downbeats_s`` (D,) the subset at position 1.
+        beats_s: float64 (B,) beat times in seconds.
+        positions: int (B,) each beat's 1-based place in its bar (1 = downbeat).
         frame_rate: frames per second.
     """
 
@@ -45,8 +46,13 @@ class Item:
     features: np.ndarray
     targets: np.ndarray
     beats_s: np.ndarray
-    downbeats_s: np.ndarray
+    positions: np.ndarray
     frame_rate: float
+
+    @property
+    def downbeats_s(self) -> np.ndarray:
+        """float64 (D,) the beat times at position 1, in seconds."""
+        return self.beats_s[self.positions == 1]
 
     @property
     def duration_s(self) -> float:
@@ -145,7 +151,7 @@ def load_item(flac: Path, cache_dir: Path | None, group: str) -> Item:
     times, positions = read_beats(beats_path)
     features, frame_rate = item_features(flac, cache_dir)
     targets = frame_targets(times, positions, len(features), frame_rate)
-    return Item(flac.stem, group, features, targets, times, times[positions == 1], frame_rate)
+    return Item(flac.stem, group, features, targets, times, positions, frame_rate)
 
 
 def item_names(folder: Path) -> list[str]:
@@ -243,7 +249,6 @@ class ChunkSampler:
         low = np.minimum(source.astype(np.int64), length - 2)
         weight = (source - low)[:, None].astype(np.float32)
         feats[:n] = item.features[low] * (1 - weight) + item.features[low + 1] * weight
-        positions = np.where(np.isin(item.beats_s, item.downbeats_s), 1, 2)
         moved_s = (item.beats_s * item.frame_rate - start) / factor / item.frame_rate
-        targets[:n] = frame_targets(moved_s, positions, n, item.frame_rate)
+        targets[:n] = frame_targets(moved_s, item.positions, n, item.frame_rate)
         return n
