@@ -9,7 +9,6 @@ a dance is ever written into the repository's tracked files.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import InputError
+from common.manifest import read_manifest
 from common.paths import REPO_ROOT
 from motion.fit import FitConfig, FittedMotion, SkeletonFK, fit_sequence
 from motion.joint_files import JointSequence, MarkerMapping, list_joint_files, mapping_for, read_joint_file
@@ -28,7 +28,6 @@ from motion.metrics import DanceClip
 FIT_CACHE_DIR: Path = REPO_ROOT / "out" / "cache" / "fits"
 """Default cache of fitted dances (git-ignored ``/out/``)."""
 MUSIC_SUFFIXES: tuple[str, ...] = (".ogg", ".flac", ".wav", ".mp3")
-MANIFEST_FILE: str = "MANIFEST.tsv"
 _CACHE_VERSION: int = 2
 """Bumped when the fitting code changes what it produces, so old cache entries are not reused."""
 
@@ -73,18 +72,6 @@ def read_beats(path: Path) -> np.ndarray:
     if not np.isfinite(beats).all() or np.any(np.diff(beats) <= 0):
         raise InputError(path, "beat times must be finite and increasing")
     return beats
-
-
-def read_manifest(folder: Path) -> dict[str, dict[str, str]]:
-    """Rows of ``folder/MANIFEST.tsv`` by ``name`` (empty without a manifest)."""
-    file = folder / MANIFEST_FILE
-    if not file.is_file():
-        return {}
-    with file.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    if rows and "name" not in rows[0]:
-        raise InputError(file, "no 'name' column")
-    return {row["name"]: row for row in rows}
 
 
 def fitted_motion(sequence: JointSequence, mapping: MarkerMapping, skeleton: SkeletonFK, body_name: str, *,

@@ -8,7 +8,6 @@ their seeds, sources, SoundFonts and lengths) depends only on the seed and the h
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from common.manifest import read_manifest
 from model.beat_data import augment, drums, electronic, mma_songs, render
 from model.beat_data.annotations import BeatGrid, format_beats, midi_beats
 
@@ -234,13 +234,8 @@ def remove_stale(out_dir: Path, keep: set[str]) -> int:
 def made_rows(out_dir: Path, items: list[ItemPlan]) -> list[dict[str, str]]:
     """Manifest rows of the planned ``items`` that ``out_dir`` already holds as planned (same name and
     :attr:`ItemPlan.key` in its ``MANIFEST.tsv``, both files present): a build resumes rather than remakes them."""
-    path = out_dir / "MANIFEST.tsv"
-    if not path.is_file():
-        return []
     keys = {item.name: item.key for item in items}
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return [{c: row.get(c) or "-" for c in MANIFEST_COLUMNS} for row in rows
+    return [{c: row.get(c) or "-" for c in MANIFEST_COLUMNS} for row in read_manifest(out_dir).values()
             if keys.get(row.get("name", "")) == row.get("plan")
             and all((out_dir / f"{row['name']}{suffix}").is_file() for suffix in (".flac", ".beats"))]
 

